@@ -1,0 +1,587 @@
+import { randomUUID } from "node:crypto";
+import { Room, type Client, type AuthContext } from "@colyseus/core";
+import { StateView } from "@colyseus/schema";
+import type { MessageContext } from "@colyseus/shared-types";
+import {
+  ChannelSessionState, ChatState, ConversationState, MessageState, ParticipantState,
+} from "../schema/ChatState";
+import { AuthError, type Identity } from "../server/auth";
+import { getServices } from "../server/context";
+import { RequestError } from "../server/errors";
+import { logger } from "../server/logger";
+import { metrics } from "../server/metrics";
+import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
+import { TokenBucket } from "../server/rateLimit";
+import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
+import type {
+  ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, RoomKind, RoomRecord,
+} from "../server/store/types";
+
+/** Set on `options` by onAuth; a client's own value is always overwritten. */
+const JOIN_KEY = "__join";
+
+interface ClientData {
+  channel: { type: string; address: string } | null;
+  bucket: TokenBucket;
+  /** dropped and waiting for a reconnection */
+  dropped: boolean;
+}
+
+type ChatClient = Client<{ userData: ClientData; auth: Identity }>;
+
+/** onAuth and onJoin set these before any handler can run. */
+const who = (client: ChatClient): Identity => client.auth as Identity;
+const data = (client: ChatClient) => client.userData as ClientData;
+
+/**
+ * Verifies the token, applies the permission table and fixes the room id for the
+ * matchmaker, before any room is found or
+ * created. Colyseus calls a static onAuth unbound, so each room kind passes its name.
+ */
+export async function authenticate(roomName: RoomKind, token: string, options: any): Promise<Identity> {
+  const { verifier, store } = getServices();
+  const identity = await verifier.verify(token);
+  if (options === null || typeof options !== "object") { throw new AuthError("invalid_options", "join options must be an object"); }
+  const resolved = await resolveJoin(roomName, identity, options, store);
+  // `roomId` is reserved by the matchmaker, so the room definitions filter on `roomKey`
+  options.roomKey = resolved.roomId;
+  options[JOIN_KEY] = resolved;
+  return identity;
+}
+
+/**
+ * The room actor: holds one room's active conversation in its state and is the
+ * only writer of that room's record while it lives. All mutations run one after
+ * the other (`serial`), so seqs, conversation starts and ends never interleave.
+ */
+export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
+  state = new ChatState();
+
+  private kind!: RoomKind;
+  private record!: RoomRecord;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** open connections (including dropped ones awaiting reconnection) per user id */
+  private connections = new Map<string, number>();
+  private lastActivityAt = 0;
+  private idleTimerArmed = false;
+  private deadlineWritten = 0;
+  private participantsDirty = false;
+  private pendingReconnections = 0;
+  private disposing = false;
+
+  private get services() { return getServices(); }
+  private get store() { return this.services.store; }
+  private get config() { return this.services.config; }
+
+  async onCreate(options: any) {
+    const resolved: ResolvedJoin | undefined = options?.[JOIN_KEY];
+    if (!resolved?.roomId) { throw new Error("rooms are created by authenticated joins only"); }
+    this.roomId = resolved.roomId;
+    this.kind = resolved.kind;
+    this.autoDispose = false;
+
+    const existing = await this.store.getRoom(resolved.roomId);
+    this.record = existing ?? (resolved.create ? await this.store.createRoom(resolved.create) : null)!;
+    if (!this.record) { throw new AuthError("room_not_found", `room ${resolved.roomId} does not exist`); }
+
+    this.state.roomId = this.roomId;
+    this.state.kind = this.kind;
+    this.state.lastSeq = this.record.lastSeq;
+    await this.resumeConversation();
+
+    this.registerHandlers();
+    metrics.rooms.inc({ kind: this.kind });
+    this.clock.setInterval(() => this.serial(() => this.flushParticipants()).catch(() => {}), 2_000);
+    logger.info({ roomId: this.roomId, kind: this.kind, conversationId: this.record.activeConversationId }, "room actor started");
+  }
+
+  /** Loads the active conversation a previous actor left behind, if any. */
+  private async resumeConversation() {
+    const conversationId = this.record.activeConversationId;
+    if (!conversationId) { return; }
+    const stored = await this.store.getConversation(this.roomId, conversationId);
+    if (!stored) { return; }
+    const conversation = this.conversationStateFrom(stored);
+    const recent = await this.store.readMessages(this.roomId, conversationId, {
+      limit: this.config.stateMessageWindow, includeNotes: true,
+    });
+    for (const message of recent) {
+      (message.kind === "note" ? conversation.notes : conversation.messages).push(messageState(message));
+    }
+    this.state.conversation = conversation;
+    metrics.activeConversations.inc();
+    this.lastActivityAt = Math.max(this.record.lastActivityAt, stored.startedAt);
+    if (Date.now() - this.lastActivityAt >= this.config.conversationIdleMs) {
+      // its idle deadline passed while no actor was alive to end it
+      await this.endConversation("idle", "system", this.lastActivityAt + this.config.conversationIdleMs);
+    } else {
+      this.armIdleTimer();
+    }
+  }
+
+  // --- joining and leaving ---------------------------------------------------
+
+  async onJoin(client: ChatClient, options: any) {
+    const identity = who(client);
+    let resolved: ResolvedJoin = options?.[JOIN_KEY];
+    if (resolved?.roomId !== this.roomId) {
+      // joinById: the matchmaker resolved the room, so check membership against it
+      if (this.kind !== "private") { throw new AuthError("forbidden", `join ${this.kind} rooms through joinOrCreate`); }
+      resolved = await resolveJoin("private", identity, { ...options, roomId: this.roomId }, this.store);
+    }
+    client.userData = {
+      channel: resolved.channel,
+      bucket: new TokenBucket(this.config.messagesPerSecond, this.config.messagesBurst),
+      dropped: false,
+    };
+    if (seesNotes(identity)) {
+      client.view = new StateView();
+      if (this.state.conversation) { showNotes(client.view, this.state.conversation); }
+    }
+    this.connections.set(identity.sub, (this.connections.get(identity.sub) ?? 0) + 1);
+    metrics.connections.inc();
+
+    await this.serial(async () => {
+      if (this.kind === "private" && !this.record.members.includes(identity.sub)) {
+        await this.store.addMembers(this.roomId, [identity.sub]);
+        this.record.members.push(identity.sub);
+      }
+      const conversation = this.state.conversation;
+      if (!conversation) { return; }
+      this.attend(conversation, client);
+      this.touch();
+      await this.saveConversation();
+    });
+  }
+
+  async onDrop(client: ChatClient) {
+    data(client).dropped = true;
+    this.setConnected(who(client).sub, false);
+    this.pendingReconnections++;
+    try {
+      await this.allowReconnection(client, this.config.reconnectGraceSeconds);
+    } catch {
+      // grace period over: onLeave follows
+    } finally {
+      this.pendingReconnections--;
+    }
+  }
+
+  onReconnect(client: ChatClient) {
+    data(client).dropped = false;
+    this.setConnected(who(client).sub, true);
+  }
+
+  async onLeave(client: ChatClient) {
+    const userId = who(client).sub;
+    metrics.connections.dec();
+    const remaining = (this.connections.get(userId) ?? 1) - 1;
+    if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
+
+    await this.serial(async () => {
+      const conversation = this.state.conversation;
+      if (conversation) {
+        const now = Date.now();
+        if (remaining === 0) {
+          const participant = conversation.participants.get(userId);
+          if (participant) { participant.leftAt = now; participant.connected = false; participant.typing = false; }
+        }
+        const channel = client.userData?.channel;
+        if (channel && !this.clients.some((c) => c !== client && who(c).sub === userId && sameChannel(c.userData?.channel, channel))) {
+          for (const session of conversation.channelSessions.values()) {
+            if (session.customerId === userId && session.state === "active" && sameChannel(session, channel)) {
+              session.state = "ended"; session.endedAt = now;
+            }
+          }
+        }
+        await this.saveConversation();
+      }
+    });
+    this.maybeDispose();
+  }
+
+  /** The actor goes when nobody is in it and nothing is active. */
+  private maybeDispose() {
+    if (this.disposing || this.state.conversation || this.clients.length > 0 || this.pendingReconnections > 0) { return; }
+    this.disposing = true;
+    this.disconnect().catch((e) => logger.error({ err: e, roomId: this.roomId }, "dispose failed"));
+  }
+
+  async onDispose() {
+    await this.serial(() => this.flushParticipants()).catch((e) =>
+      logger.error({ err: e, roomId: this.roomId }, "flush on dispose failed"));
+    if (this.kind) { metrics.rooms.dec({ kind: this.kind }); }
+    if (this.state.conversation) { metrics.activeConversations.dec(); }
+    logger.info({ roomId: this.roomId }, "room actor disposed");
+  }
+
+  onUncaughtException(error: Error, method: string) {
+    logger.error({ err: error, roomId: this.roomId, method }, "uncaught exception in room");
+  }
+
+  // --- requests ---------------------------------------------------------------
+
+  private registerHandlers() {
+    this.handle("send", (client, payload) => this.sendMessage(client, payload));
+    this.handle("read", (client, payload) => this.read(client, payload));
+    this.handle("typing", (client, payload) => this.typing(client, payload));
+    this.handle("history", (client, payload) => this.history(client, payload));
+    this.handle("conversations", (client, payload) => this.conversations(client, payload));
+    this.handle("end", (client, payload) => this.end(client, payload));
+    // unknown types: a request gets Colyseus' own "no_handler" error; a plain send gets this
+    this.onMessage("*", (client: ChatClient, type: string | number) => {
+      client.send("error", { code: "unknown_request", message: `unknown message type "${String(type).slice(0, 64)}"` });
+    });
+  }
+
+  /**
+   * Registers a request handler: the payload is validated here (not by Colyseus'
+   * `validate`, whose failure on a plain `send` disconnects the client), and every
+   * failure becomes a rejection `{ code, message }` while the connection stays open.
+   */
+  private handle<T extends RequestType>(type: T, fn: (client: ChatClient, payload: Payload<T>) => Promise<unknown> | unknown) {
+    this.onMessage(type, async (client: ChatClient, raw: unknown, ctx: MessageContext) => {
+      const timer = metrics.requests.startTimer({ type });
+      try {
+        const answer = await fn(client, parseRequest(type, raw));
+        timer({ outcome: "ok" });
+        return answer;
+      } catch (e) {
+        const reason = e instanceof RequestError ? e.toReason() : internalReason(e, this.roomId, type);
+        timer({ outcome: reason.code });
+        if (ctx?.id === undefined) { client.send("error", { type, ...reason }); return; }
+        return ctx.reject(reason);
+      }
+    });
+  }
+
+  private async sendMessage(client: ChatClient, payload: Payload<"send">) {
+    const identity = who(client);
+    const kind = payload.kind ?? "text";
+    if (kind === "note" && !may(identity, "note")) { throw new RequestError("forbidden", "only agents and supervisors write notes"); }
+    if (!data(client).bucket.take()) { throw new RequestError("rate_limited", `more than ${this.config.messagesPerSecond} messages per second`); }
+    const text = checkText(payload.text, this.config.maxTextCodePoints);
+
+    return this.serial(async () => {
+      const conversation = this.state.conversation ?? await this.startConversation();
+      const { message, duplicate } = await this.storeCall(() => this.store.appendMessage(this.roomId, {
+        id: payload.id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
+        senderName: identity.name, kind, text, at: Date.now(),
+      }));
+      if (!duplicate) {
+        metrics.messages.inc({ kind });
+        this.addToWindow(conversation, message);
+        this.state.lastSeq = message.seq;
+        this.touch();
+        // deliver now instead of at the next patch tick
+        this.broadcastPatch();
+      }
+      return { seq: message.seq };
+    });
+  }
+
+  private read(client: ChatClient, payload: Payload<"read">) {
+    const participant = this.state.conversation?.participants.get(who(client).sub);
+    if (!participant) { throw new RequestError("no_active_conversation", "no active conversation to read in"); }
+    const seq = Math.min(payload.seq, this.state.lastSeq);
+    if (seq > participant.readSeq) { participant.readSeq = seq; this.participantsDirty = true; }
+    this.touch();
+    return {};
+  }
+
+  private typing(client: ChatClient, payload: Payload<"typing">) {
+    const participant = this.state.conversation?.participants.get(who(client).sub);
+    if (!participant) { throw new RequestError("no_active_conversation", "no active conversation to type in"); }
+    participant.typing = payload.typing;
+    this.touch();
+    return {};
+  }
+
+  private async history(client: ChatClient, payload: Payload<"history">) {
+    const limit = this.pageLimit(payload.limit);
+    const conversationId = payload.conversationId
+      ?? this.state.conversation?.id
+      ?? (await this.storeCall(() => this.store.listConversations(this.roomId, { limit: 1 })))[0]?.id;
+    if (!conversationId) { return { conversationId: null, messages: [] }; }
+    if (conversationId !== this.state.conversation?.id
+      && !(await this.storeCall(() => this.store.getConversation(this.roomId, conversationId)))) {
+      throw new RequestError("unknown_conversation", `no conversation ${conversationId} in this room`);
+    }
+    const messages = await this.storeCall(() => this.store.readMessages(this.roomId, conversationId, {
+      before: payload.before, after: payload.after, limit, includeNotes: seesNotes(who(client)),
+    }));
+    return { conversationId, messages };
+  }
+
+  private async conversations(client: ChatClient, payload: Payload<"conversations">) {
+    const limit = this.pageLimit(payload.limit);
+    const conversations = await this.storeCall(() => this.store.listConversations(this.roomId, { before: payload.before, limit }));
+    return { conversations };
+  }
+
+  private async end(client: ChatClient, payload: Payload<"end">) {
+    if (!may(who(client), "end")) { throw new RequestError("forbidden", "only agents and supervisors end conversations"); }
+    return this.serial(async () => {
+      if (!this.state.conversation) { throw new RequestError("no_active_conversation", "no active conversation to end"); }
+      await this.endConversation(payload?.reason || "ended_by_agent", who(client).sub);
+      return {};
+    });
+  }
+
+  private pageLimit(limit: number | undefined) {
+    if (limit === undefined) { return this.config.historyPageDefault; }
+    if (limit > this.config.historyPageMax) {
+      throw new RequestError("invalid_payload", `limit must be at most ${this.config.historyPageMax}`);
+    }
+    return limit;
+  }
+
+  // --- conversations ----------------------------------------------------------
+
+  private async startConversation(): Promise<ConversationState> {
+    const now = Date.now();
+    const conversation = new ConversationState();
+    conversation.id = `conv-${randomUUID()}`;
+    conversation.startedAt = now;
+    for (const client of this.clients) {
+      if (!client.userData?.dropped) { this.attend(conversation, client); }
+    }
+    await this.storeCall(() => this.store.startConversation({
+      ...this.conversationRecord(conversation), state: "active",
+    }));
+    this.record.activeConversationId = conversation.id;
+    this.state.conversation = conversation;
+    metrics.activeConversations.inc();
+    for (const client of this.clients) { if (client.view) { showNotes(client.view, conversation); } }
+    this.lastActivityAt = now;
+    this.armIdleTimer();
+    logger.info({ roomId: this.roomId, conversationId: conversation.id }, "conversation started");
+    return conversation;
+  }
+
+  private async endConversation(reason: string, endedBy: string, endedAt = Date.now()) {
+    const conversation = this.state.conversation;
+    if (!conversation) { return; }
+    for (const participant of conversation.participants.values()) {
+      if (!participant.leftAt) { participant.leftAt = endedAt; }
+      participant.typing = false;
+    }
+    for (const session of conversation.channelSessions.values()) {
+      if (session.state === "active") { session.state = "ended"; session.endedAt = endedAt; }
+    }
+    await this.storeCall(() => this.store.endConversation({
+      ...this.conversationRecord(conversation), state: "ended", endedAt, endReason: reason, endedBy,
+    }));
+    this.participantsDirty = false;
+    this.record.activeConversationId = null;
+    this.record.pastConversations++;
+    this.state.conversation = undefined;
+    metrics.activeConversations.dec();
+    this.broadcast("conversation_ended", { conversationId: conversation.id, reason });
+    logger.info({ roomId: this.roomId, conversationId: conversation.id, reason }, "conversation ended");
+    // disposal must not wait for the end request that is running inside the queue
+    setImmediate(() => this.maybeDispose());
+  }
+
+  /** Adds a client's user to the conversation and opens its channel session. */
+  private attend(conversation: ConversationState, client: ChatClient) {
+    const identity = who(client);
+    const now = Date.now();
+    let participant = conversation.participants.get(identity.sub);
+    if (!participant) {
+      participant = new ParticipantState();
+      participant.userId = identity.sub;
+      participant.role = identity.role;
+      participant.name = identity.name;
+      participant.joinedAt = now;
+      conversation.participants.set(identity.sub, participant);
+    }
+    participant.leftAt = 0;
+    participant.connected = true;
+
+    const channel = client.userData?.channel;
+    if (channel) {
+      const open = [...conversation.channelSessions.values()].some((s) =>
+        s.customerId === identity.sub && s.state === "active" && sameChannel(s, channel));
+      if (!open) {
+        const session = new ChannelSessionState();
+        session.id = `chs-${randomUUID()}`;
+        session.customerId = identity.sub;
+        session.type = channel.type;
+        session.address = channel.address;
+        session.startedAt = now;
+        session.state = "active";
+        conversation.channelSessions.set(session.id, session);
+      }
+    }
+    this.participantsDirty = true;
+  }
+
+  private setConnected(userId: string, connected: boolean) {
+    const participant = this.state.conversation?.participants.get(userId);
+    if (!participant) { return; }
+    const others = this.clients.some((c) => who(c).sub === userId && !c.userData?.dropped);
+    participant.connected = connected || others;
+    if (!participant.connected) { participant.typing = false; }
+  }
+
+  private addToWindow(conversation: ConversationState, message: MessageRecord) {
+    const list = message.kind === "note" ? conversation.notes : conversation.messages;
+    const item = messageState(message);
+    list.push(item);
+    // elements of a @view collection are visible only once added to a view
+    if (message.kind === "note") { for (const client of this.clients) { client.view?.add(item); } }
+    while (list.length > this.config.stateMessageWindow) { list.shift(); }
+  }
+
+  // --- idle timer -------------------------------------------------------------
+
+  /** Activity by an attendee: pushes the idle deadline back. */
+  private touch() {
+    this.lastActivityAt = Date.now();
+    const deadline = this.lastActivityAt + this.config.conversationIdleMs;
+    // the stored deadline may lag by a little; writing it on every message would double the writes
+    if (deadline - this.deadlineWritten >= Math.min(1_000, this.config.conversationIdleMs / 10)) {
+      this.deadlineWritten = deadline;
+      this.store.setIdleDeadline(this.roomId, deadline).catch((e) =>
+        logger.warn({ err: e, roomId: this.roomId }, "could not store idle deadline"));
+    }
+  }
+
+  /** One timer per conversation: on firing it re-arms itself for the remaining time. */
+  private armIdleTimer() {
+    if (this.idleTimerArmed) { return; }
+    this.idleTimerArmed = true;
+    const check = () => {
+      this.idleTimerArmed = false;
+      if (!this.state.conversation) { return; }
+      const remaining = this.lastActivityAt + this.config.conversationIdleMs - Date.now();
+      if (remaining > 0) {
+        this.idleTimerArmed = true;
+        this.clock.setTimeout(check, remaining);
+        return;
+      }
+      this.serial(async () => {
+        if (this.state.conversation && Date.now() - this.lastActivityAt >= this.config.conversationIdleMs) {
+          await this.endConversation("idle", "system");
+        } else {
+          this.armIdleTimer();
+        }
+      }).catch((e) => {
+        // storage unavailable: try again shortly rather than leave the conversation open forever
+        logger.error({ err: e, roomId: this.roomId }, "idle end failed");
+        this.idleTimerArmed = true;
+        this.clock.setTimeout(check, 1_000);
+      });
+    };
+    this.clock.setTimeout(check, Math.max(0, this.lastActivityAt + this.config.conversationIdleMs - Date.now()));
+  }
+
+  // --- storage ----------------------------------------------------------------
+
+  /** Runs mutations of this room one at a time, in arrival order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Store failures become a clear, retryable rejection instead of an internal error. */
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e: any) {
+      metrics.storageErrors.inc();
+      logger.error({ err: e, roomId: this.roomId }, "storage call failed");
+      throw new RequestError("unavailable", "storage is unavailable, retry shortly");
+    }
+  }
+
+  private async saveConversation() {
+    const conversation = this.state.conversation;
+    if (!conversation) { return; }
+    await this.storeCall(() => this.store.saveConversation({ ...this.conversationRecord(conversation), state: "active" }));
+    this.participantsDirty = false;
+  }
+
+  private async flushParticipants() {
+    if (this.participantsDirty) { await this.saveConversation(); }
+  }
+
+  private conversationRecord(conversation: ConversationState): ConversationRecord {
+    return {
+      id: conversation.id,
+      roomId: this.roomId,
+      state: "active",
+      startedAt: conversation.startedAt,
+      endedAt: 0, endReason: "", endedBy: "",
+      firstSeq: 0, lastSeq: 0, messageCount: 0,
+      participants: [...conversation.participants.values()].map((p): ParticipantRecord => ({
+        userId: p.userId, role: p.role as ParticipantRecord["role"], name: p.name,
+        joinedAt: p.joinedAt, leftAt: p.leftAt, readSeq: p.readSeq,
+      })),
+      channelSessions: [...conversation.channelSessions.values()].map((s): ChannelSessionRecord => ({
+        id: s.id, customerId: s.customerId, type: s.type, address: s.address,
+        startedAt: s.startedAt, endedAt: s.endedAt, state: s.state as ChannelSessionRecord["state"],
+      })),
+    };
+  }
+
+  private conversationStateFrom(record: ConversationRecord): ConversationState {
+    const conversation = new ConversationState();
+    conversation.id = record.id;
+    conversation.startedAt = record.startedAt;
+    for (const p of record.participants) {
+      const participant = new ParticipantState();
+      Object.assign(participant, { userId: p.userId, role: p.role, name: p.name, joinedAt: p.joinedAt, leftAt: p.leftAt, readSeq: p.readSeq });
+      participant.connected = false;
+      conversation.participants.set(p.userId, participant);
+    }
+    for (const s of record.channelSessions) {
+      const session = new ChannelSessionState();
+      Object.assign(session, s);
+      conversation.channelSessions.set(s.id, session);
+    }
+    return conversation;
+  }
+}
+
+/** Makes the conversation's notes, present and past, visible to one staff client. */
+function showNotes(view: StateView, conversation: ConversationState) {
+  view.add(conversation.notes);
+  for (const note of conversation.notes) { view.add(note); }
+}
+
+function messageState(message: MessageRecord): MessageState {
+  const state = new MessageState();
+  state.seq = message.seq;
+  state.id = message.id;
+  state.senderId = message.senderId;
+  state.senderRole = message.senderRole;
+  state.senderName = message.senderName;
+  state.kind = message.kind;
+  state.text = message.text;
+  state.at = message.at;
+  return state;
+}
+
+function sameChannel(a: { type: string; address: string } | null | undefined, b: { type: string; address: string }) {
+  return !!a && a.type === b.type && a.address === b.address;
+}
+
+function internalReason(e: unknown, roomId: string, type: string) {
+  logger.error({ err: e, roomId, request: type }, "request failed");
+  return { code: "internal", message: "internal error" };
+}
+
+export class ContactCenterRoom extends ChatRoom {
+  static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate("contact_center", token, options); }
+}
+
+export class PrivateRoom extends ChatRoom {
+  static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate("private", token, options); }
+}
+
+export class TeamRoom extends ChatRoom {
+  static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate("team", token, options); }
+}

@@ -1,0 +1,57 @@
+import { ArraySchema, MapSchema, Schema, type, view } from "@colyseus/schema";
+
+/** One attendee of the active conversation (keyed by user id in `participants`). */
+export class ParticipantState extends Schema {
+  @type("string") userId = "";
+  @type("string") role = "";
+  @type("string") name = "";
+  @type("number") joinedAt = 0;
+  /** 0 while the participant is in the conversation */
+  @type("number") leftAt = 0;
+  @type("boolean") connected = false;
+  /** highest seq this participant has read */
+  @type("number") readSeq = 0;
+  @type("boolean") typing = false;
+}
+
+/** One customer's presence on one media channel (keyed by session id). */
+export class ChannelSessionState extends Schema {
+  @type("string") id = "";
+  @type("string") customerId = "";
+  @type("string") type = "";
+  @type("string") address = "";
+  @type("number") startedAt = 0;
+  @type("number") endedAt = 0;
+  @type("string") state = "active";
+}
+
+export class MessageState extends Schema {
+  @type("number") seq = 0;
+  @type("string") id = "";
+  @type("string") senderId = "";
+  @type("string") senderRole = "";
+  @type("string") senderName = "";
+  @type("string") kind = "text";
+  @type("string") text = "";
+  @type("number") at = 0;
+}
+
+export class ConversationState extends Schema {
+  @type("string") id = "";
+  @type("number") startedAt = 0;
+  @type({ map: ParticipantState }) participants = new MapSchema<ParticipantState>();
+  @type({ map: ChannelSessionState }) channelSessions = new MapSchema<ChannelSessionState>();
+  /** the newest text and event messages, oldest first, bounded by the room's window */
+  @type([MessageState]) messages = new ArraySchema<MessageState>();
+  /** agent notes: only clients whose StateView holds this array (agents, supervisors) see them */
+  @view() @type([MessageState]) notes = new ArraySchema<MessageState>();
+}
+
+export class ChatState extends Schema {
+  @type("string") roomId = "";
+  @type("string") kind = "";
+  /** the last seq of the room; a client whose last seen seq is lower can page `history` */
+  @type("number") lastSeq = 0;
+  /** the active conversation, absent between conversations */
+  @type(ConversationState) conversation: ConversationState | undefined = undefined;
+}

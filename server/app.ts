@@ -1,0 +1,86 @@
+import { LocalPresence, matchMaker, Server, type Presence } from "@colyseus/core";
+import { WebSocketTransport } from "@colyseus/ws-transport";
+import { AtomicRedisDriver } from "./matchmaking";
+import { RedisPresence } from "@colyseus/redis-presence";
+import type express from "express";
+import Redis from "ioredis";
+import { ContactCenterRoom, PrivateRoom, TeamRoom } from "../rooms/ChatRoom";
+import { TokenVerifier } from "./auth";
+import type { Config } from "./config";
+import { installServices } from "./context";
+import { logger } from "./logger";
+import { registry } from "./metrics";
+import { MemoryStore } from "./store/memory";
+import { RedisStore } from "./store/redis";
+import type { RoomStore } from "./store/types";
+
+export interface RunningServer {
+  server: Server;
+  store: RoomStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds and starts one node: embedded (local presence, local matchmaking, memory
+ * store) without REDIS_URL, or a Redis-backed node that can join a cluster.
+ */
+export async function startServer(config: Config): Promise<RunningServer> {
+  let store: RoomStore;
+  let presence: Presence | undefined;
+  let driver: AtomicRedisDriver | undefined;
+  let redis: Redis | undefined;
+
+  if (config.redisUrl) {
+    // Each Redis package gets its own connection: presence needs a subscriber, and
+    // the ioredis 5 instances must come from the same major they bundle.
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    redis.on("error", (err) => logger.warn({ err: err.message }, "redis store connection error"));
+    store = new RedisStore(redis);
+    presence = new RedisPresence(config.redisUrl);
+    driver = new AtomicRedisDriver(config.redisUrl);
+    logger.info({ mode: "redis", publicAddress: config.publicAddress }, "starting a Redis-backed node");
+  } else {
+    store = new MemoryStore();
+    presence = new LocalPresence();
+    logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking, in-memory store (set REDIS_URL for Redis)");
+  }
+
+  installServices({ config, store, verifier: new TokenVerifier(config.authSecret) });
+
+  const server = new Server({
+    greet: false,
+    gracefullyShutdown: false,
+    publicAddress: config.publicAddress,
+    presence,
+    driver,
+    transport: new WebSocketTransport({ maxPayload: config.maxPayloadBytes }),
+    express: (app: express.Application) => {
+      app.get("/health", async (_req, res) => {
+        const redisState = redis ? redis.status : "embedded";
+        const ok = (!redis || redis.status === "ready") && matchMaker.state === matchMaker.MatchMakerState.READY;
+        res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", redis: redisState, matchmaker: matchMaker.state });
+      });
+      app.get("/metrics", async (_req, res) => {
+        res.set("Content-Type", registry.contentType).send(await registry.metrics());
+      });
+    },
+  });
+
+  server.define("contact_center", ContactCenterRoom).filterBy(["roomKey"]);
+  server.define("private", PrivateRoom).filterBy(["roomKey"]);
+  server.define("team", TeamRoom).filterBy(["roomKey"]);
+
+  await server.listen(config.port);
+  logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
+
+  return {
+    server,
+    store,
+    async stop() {
+      await server.gracefullyShutdown(false);
+      await store.close();
+      redis?.disconnect();
+    },
+  };
+}
+

@@ -1,0 +1,68 @@
+/**
+ * Configuration from the environment, read once at start-up. Names and defaults of
+ * the contract's variables come from shared/CONTRACT.md; the rest are documented
+ * in docs/configuration.md.
+ */
+
+export interface Config {
+  port: number;
+  redisUrl: string | undefined;
+  publicAddress: string;
+  authSecret: string;
+  /** development: dev tokens and a default secret are allowed */
+  development: boolean;
+  conversationIdleMs: number;
+  /** how long a dropped client's seat is kept for a reconnection */
+  reconnectGraceSeconds: number;
+  /** newest messages kept in the replicated state; older ones come through `history` */
+  stateMessageWindow: number;
+  historyPageMax: number;
+  historyPageDefault: number;
+  maxTextCodePoints: number;
+  /** largest WebSocket frame accepted */
+  maxPayloadBytes: number;
+  messagesPerSecond: number;
+  messagesBurst: number;
+  /** how often a node looks for idle deadlines nobody is serving */
+  sweepIntervalMs: number;
+  logLevel: string;
+}
+
+const DEV_SECRET = "development-only-secret-change-me-0123456789";
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") { return fallback; }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const development = (env.NODE_ENV ?? "development") !== "production";
+  const port = int(env, "PORT", 2567, 0);
+  const authSecret = env.AUTH_SECRET ?? (development ? DEV_SECRET : "");
+  if (!development && Buffer.byteLength(authSecret) < 32) {
+    throw new Error("AUTH_SECRET must be set to at least 32 bytes when NODE_ENV=production");
+  }
+  return {
+    port,
+    redisUrl: env.REDIS_URL || undefined,
+    publicAddress: env.PUBLIC_ADDRESS || `localhost:${port}`,
+    authSecret,
+    development,
+    conversationIdleMs: int(env, "CONVERSATION_IDLE_MS", 900_000, 1),
+    reconnectGraceSeconds: int(env, "RECONNECT_GRACE_SECONDS", 30, 0),
+    stateMessageWindow: int(env, "STATE_MESSAGE_WINDOW", 50, 1),
+    historyPageMax: int(env, "HISTORY_PAGE_MAX", 200, 1),
+    historyPageDefault: int(env, "HISTORY_PAGE_DEFAULT", 50, 1),
+    maxTextCodePoints: int(env, "MAX_TEXT_CODE_POINTS", 4000, 1),
+    maxPayloadBytes: int(env, "MAX_PAYLOAD_BYTES", 64 * 1024, 1024),
+    messagesPerSecond: int(env, "MESSAGES_PER_SECOND", 10, 1),
+    messagesBurst: int(env, "MESSAGES_BURST", 20, 1),
+    sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 5_000, 100),
+    logLevel: env.LOG_LEVEL ?? "info",
+  };
+}

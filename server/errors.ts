@@ -1,0 +1,26 @@
+/**
+ * Stable error codes of request rejections. Clients switch on `code`; `message` is
+ * for people. Documented in docs/protocol.md.
+ */
+export type ErrorCode =
+  | "invalid_payload"
+  | "text_too_long"
+  | "payload_too_large"
+  | "forbidden"
+  | "rate_limited"
+  | "no_active_conversation"
+  | "unknown_conversation"
+  | "unknown_request"
+  | "unavailable"
+  | "internal";
+
+export class RequestError extends Error {
+  constructor(public readonly code: ErrorCode, message: string) {
+    super(message);
+    this.name = "RequestError";
+  }
+
+  toReason() {
+    return { code: this.code, message: this.message };
+  }
+}

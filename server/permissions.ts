@@ -1,0 +1,117 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { Identity } from "./auth";
+import { AuthError } from "./auth";
+import { isId, roomIdFor } from "./ids";
+import type { RoomKind, RoomRecord, RoomStore } from "./store/types";
+
+/**
+ * Who may do what: the one place the permission table of docs/security.md is
+ * enforced. Join resolution also derives the room id, so a client can never pick
+ * a room by naming its id.
+ */
+
+export interface ResolvedJoin {
+  roomId: string;
+  kind: RoomKind;
+  /** the record to create when the room does not exist yet (null: must exist) */
+  create: RoomRecord | null;
+  /** the customer's channel, for a customer joining a customer room */
+  channel: { type: string; address: string } | null;
+}
+
+const channelSchema = z.object({
+  type: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "channel.type must be a lowercase word"),
+  address: z.string().max(256).optional(),
+});
+
+const STAFF = new Set(["agent", "supervisor"]);
+
+function forbid(message: string): never {
+  throw new AuthError("forbidden", message);
+}
+
+function newRecord(roomId: string, kind: RoomKind, fields: Partial<RoomRecord>): RoomRecord {
+  const now = Date.now();
+  return {
+    roomId, kind, members: [], customers: [], createdAt: now, lastActivityAt: now,
+    activeConversationId: null, lastSeq: 0, pastConversations: 0, ...fields,
+  };
+}
+
+function parseChannel(identity: Identity, options: any) {
+  if (identity.role !== "customer") { return null; }
+  const parsed = channelSchema.safeParse(options?.channel ?? { type: "web" });
+  if (!parsed.success) { throw new AuthError("invalid_options", parsed.error.issues[0]?.message ?? "bad channel"); }
+  return { type: parsed.data.type, address: parsed.data.address ?? "" };
+}
+
+export async function resolveJoin(
+  roomName: string, identity: Identity, options: any, store: RoomStore,
+): Promise<ResolvedJoin> {
+  const channel = parseChannel(identity, options);
+  switch (roomName) {
+    case "contact_center": {
+      if (identity.role === "customer") {
+        const roomId = roomIdFor.contactCenter(identity.sub);
+        return { roomId, kind: "contact_center", channel, create: newRecord(roomId, "contact_center", { customers: [identity.sub] }) };
+      }
+      if (identity.role === "app") { forbid("apps use the HTTP API, not rooms"); }
+      if (!isId(options?.customerId)) { throw new AuthError("invalid_options", "customerId must match [A-Za-z0-9_-]{1,64}"); }
+      const roomId = roomIdFor.contactCenter(options.customerId);
+      // a customer room never exists without its customer: staff cannot create one
+      if (!(await store.getRoom(roomId))) { throw new AuthError("room_not_found", `no contact_center room for customer ${options.customerId}`); }
+      return { roomId, kind: "contact_center", channel: null, create: null };
+    }
+
+    case "private": {
+      if (options?.roomId !== undefined) {
+        if (typeof options.roomId !== "string" || !/^pr-[A-Za-z0-9_-]{1,64}$/.test(options.roomId)) {
+          throw new AuthError("invalid_options", "roomId must be pr-<id>");
+        }
+        const record = await store.getRoom(options.roomId);
+        if (!record || record.kind !== "private") { throw new AuthError("room_not_found", `no private room ${options.roomId}`); }
+        if (identity.role === "app") { forbid("apps use the HTTP API, not rooms"); }
+        if (identity.role === "customer" && !record.members.includes(identity.sub)) { forbid("not a member of this private room"); }
+        return { roomId: record.roomId, kind: "private", channel, create: null };
+      }
+      const customers = options?.customers ?? (identity.role === "customer" ? [identity.sub] : undefined);
+      if (!Array.isArray(customers) || customers.length === 0 || customers.length > 20 || !customers.every(isId)) {
+        throw new AuthError("invalid_options", "customers must be 1..20 ids");
+      }
+      if (identity.role === "customer" && !customers.includes(identity.sub)) { forbid("a customer creates private rooms it belongs to"); }
+      if (identity.role === "bot") { forbid("bots do not create private rooms"); }
+      const subject = typeof options?.subject === "string" ? options.subject.slice(0, 200) : undefined;
+      const roomId = roomIdFor.private(randomUUID().replace(/-/g, ""));
+      const members = [...new Set([...customers, identity.sub])];
+      return { roomId, kind: "private", channel, create: newRecord(roomId, "private", { customers: [...new Set(customers as string[])], members, subject }) };
+    }
+
+    case "team": {
+      if (!isId(options?.teamId)) { throw new AuthError("invalid_options", "teamId must match [A-Za-z0-9_-]{1,64}"); }
+      if (!STAFF.has(identity.role)) { forbid("team rooms are for agents and supervisors"); }
+      if (!identity.teams.includes(options.teamId)) { forbid(`not a member of team ${options.teamId}`); }
+      const roomId = roomIdFor.team(options.teamId);
+      return { roomId, kind: "team", channel: null, create: newRecord(roomId, "team", { teamId: options.teamId }) };
+    }
+  }
+  throw new AuthError("invalid_options", `unknown room ${roomName}`);
+}
+
+export type Action = "send" | "note" | "end" | "read_history";
+
+/** Actions inside a room the identity has already joined. */
+export function may(identity: Identity, action: Action): boolean {
+  switch (action) {
+    case "send": return true;
+    case "read_history": return true;
+    case "note": return STAFF.has(identity.role);
+    case "end": return STAFF.has(identity.role);
+  }
+}
+
+/** Who sees agent notes in state and history. */
+export function seesNotes(identity: Identity): boolean {
+  return STAFF.has(identity.role);
+}
+

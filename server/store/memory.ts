@@ -1,0 +1,160 @@
+import type {
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
+  PageQuery, RoomRecord, RoomStore,
+} from "./types";
+
+/** Deep copy, so callers can never mutate what the store holds (as with Redis). */
+const copy = <T>(value: T): T => structuredClone(value);
+
+interface RoomData {
+  record: RoomRecord;
+  conversations: Map<string, ConversationRecord>;
+  /** ended conversation ids, oldest first */
+  past: string[];
+  messages: Map<string, MessageRecord[]>;
+  /** `${senderId}\u0000${id}` -> seq */
+  idempotency: Map<string, MessageRecord>;
+}
+
+/** The embedded node's store: everything in this process, nothing survives it. */
+export class MemoryStore implements RoomStore {
+  private rooms = new Map<string, RoomData>();
+  private deadlines = new Map<string, number>();
+
+  private room(roomId: string): RoomData {
+    const data = this.rooms.get(roomId);
+    if (!data) { throw new Error(`room ${roomId} does not exist`); }
+    return data;
+  }
+
+  async getRoom(roomId: string) {
+    const data = this.rooms.get(roomId);
+    return data ? copy(data.record) : null;
+  }
+
+  async createRoom(record: RoomRecord) {
+    if (!this.rooms.has(record.roomId)) {
+      this.rooms.set(record.roomId, {
+        record: copy(record), conversations: new Map(), past: [], messages: new Map(), idempotency: new Map(),
+      });
+    }
+    return copy(this.room(record.roomId).record);
+  }
+
+  async addMembers(roomId: string, userIds: string[]) {
+    const record = this.room(roomId).record;
+    for (const id of userIds) {
+      if (!record.members.includes(id)) { record.members.push(id); }
+    }
+  }
+
+  async startConversation(conversation: ConversationRecord) {
+    const data = this.room(conversation.roomId);
+    if (data.record.activeConversationId && data.record.activeConversationId !== conversation.id) {
+      throw new Error(`room ${conversation.roomId} already has active conversation ${data.record.activeConversationId}`);
+    }
+    const existing = data.conversations.get(conversation.id);
+    if (existing?.state === "ended") { throw new Error(`conversation ${conversation.id} has already ended`); }
+    // a repeated start of the active conversation keeps the store's own message counters
+    data.conversations.set(conversation.id, existing ? {
+      ...copy(conversation),
+      firstSeq: existing.firstSeq, lastSeq: existing.lastSeq, messageCount: existing.messageCount,
+    } : copy(conversation));
+    data.record.activeConversationId = conversation.id;
+    data.record.lastActivityAt = Math.max(data.record.lastActivityAt, conversation.startedAt);
+  }
+
+  async saveConversation(conversation: ConversationRecord) {
+    const data = this.room(conversation.roomId);
+    const stored = data.conversations.get(conversation.id);
+    if (!stored) { throw new Error(`conversation ${conversation.id} does not exist`); }
+    stored.participants = copy(conversation.participants);
+    stored.channelSessions = copy(conversation.channelSessions);
+  }
+
+  async endConversation(conversation: ConversationRecord) {
+    const data = this.room(conversation.roomId);
+    const stored = data.conversations.get(conversation.id);
+    if (!stored) { throw new Error(`conversation ${conversation.id} does not exist`); }
+    if (stored.state === "ended") { return; }
+    // message counters are the store's own; everything else comes from the actor
+    data.conversations.set(conversation.id, {
+      ...copy(conversation),
+      state: "ended",
+      firstSeq: stored.firstSeq, lastSeq: stored.lastSeq, messageCount: stored.messageCount,
+    });
+    data.past.push(conversation.id);
+    data.record.pastConversations = data.past.length;
+    if (data.record.activeConversationId === conversation.id) { data.record.activeConversationId = null; }
+    this.deadlines.delete(conversation.roomId);
+  }
+
+  async getConversation(roomId: string, conversationId: string) {
+    const conversation = this.rooms.get(roomId)?.conversations.get(conversationId);
+    return conversation ? copy(conversation) : null;
+  }
+
+  async listConversations(roomId: string, query: PageQuery) {
+    const data = this.rooms.get(roomId);
+    if (!data) { return []; }
+    const page: ConversationRecord[] = [];
+    for (let i = data.past.length - 1; i >= 0 && page.length < query.limit; i--) {
+      const conversation = data.conversations.get(data.past[i])!;
+      if (query.before === undefined || conversation.startedAt < query.before) { page.push(copy(conversation)); }
+    }
+    return page;
+  }
+
+  async appendMessage(roomId: string, message: NewMessage): Promise<AppendResult> {
+    const data = this.room(roomId);
+    const key = `${message.senderId}\u0000${message.id}`;
+    const existing = data.idempotency.get(key);
+    if (existing) { return { message: copy(existing), duplicate: true }; }
+
+    const conversation = data.conversations.get(message.conversationId);
+    if (!conversation || conversation.state !== "active") {
+      throw new Error(`conversation ${message.conversationId} is not active`);
+    }
+    const stored: MessageRecord = { ...copy(message), seq: ++data.record.lastSeq };
+    let list = data.messages.get(message.conversationId);
+    if (!list) { data.messages.set(message.conversationId, list = []); }
+    list.push(stored);
+    data.idempotency.set(key, stored);
+    conversation.firstSeq ||= stored.seq;
+    conversation.lastSeq = stored.seq;
+    conversation.messageCount++;
+    data.record.lastActivityAt = Math.max(data.record.lastActivityAt, stored.at);
+    return { message: copy(stored), duplicate: false };
+  }
+
+  async readMessages(roomId: string, conversationId: string, query: MessageQuery) {
+    const list = this.rooms.get(roomId)?.messages.get(conversationId) ?? [];
+    const visible = list.filter((m) => (query.includeNotes || m.kind !== "note"));
+    let page: MessageRecord[];
+    if (query.before !== undefined) {
+      const before = query.before;
+      const older = visible.filter((m) => m.seq < before);
+      page = older.slice(Math.max(0, older.length - query.limit));
+    } else if (query.after !== undefined) {
+      const after = query.after;
+      page = visible.filter((m) => m.seq > after).slice(0, query.limit);
+    } else {
+      page = visible.slice(Math.max(0, visible.length - query.limit));
+    }
+    return copy(page);
+  }
+
+  async setIdleDeadline(roomId: string, deadline: number) { this.deadlines.set(roomId, deadline); }
+  async clearIdleDeadline(roomId: string) { this.deadlines.delete(roomId); }
+
+  /** Earliest deadline first. */
+  async dueIdleDeadlines(now: number, limit: number) {
+    return [...this.deadlines]
+      .filter(([, deadline]) => deadline <= now)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, Math.max(0, limit))
+      .map(([roomId]) => roomId);
+  }
+
+  async close() { /* nothing to release */ }
+}

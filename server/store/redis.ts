@@ -1,0 +1,414 @@
+import Redis from "ioredis";
+import type {
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
+  PageQuery, RoomRecord, RoomStore,
+} from "./types";
+
+/*
+ * Key layout (P = prefix, default "cc:"); every key of one room carries the hash
+ * tag {roomId}, so the Lua scripts touch a single slot:
+ *
+ *   P room:{R}            hash    the RoomRecord; members/customers JSON, activeConversationId "" = null
+ *   P conv:{R}:C          hash    a ConversationRecord; participants/channelSessions JSON
+ *   P msgs:{R}:C          stream  the transcript of conversation C, entry id "<seq>-0",
+ *                                 fields k (kind) and d (the message JSON without seq)
+ *   P past:{R}            zset    ended conversation ids scored by startedAt
+ *   P idem:{R}            hash    "<senderId>\0<id>" -> "<seq>:<conversationId>"
+ *   P idle                zset    member roomId, score idle deadline (ms)
+ *
+ * The idle zset is global (it is scanned across rooms), so it lives in its own slot
+ * and endConversation clears the room's deadline with a second command after its
+ * script (a crash in between leaves a stale deadline; the actor re-checks anyway).
+ */
+
+/** Throws a Redis error unless the room hash exists. */
+const ROOM_EXISTS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('room ' .. ARGV[1] .. ' does not exist')
+end`;
+
+const SCRIPTS = {
+  // KEYS: room   ARGV: field, value, ...
+  ccCreateRoom: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV))
+end
+return redis.call('HGETALL', KEYS[1])`,
+  },
+
+  // KEYS: room   ARGV: roomId, userId, ...
+  ccAddMembers: {
+    numberOfKeys: 1,
+    lua: `${ROOM_EXISTS}
+local members = cjson.decode(redis.call('HGET', KEYS[1], 'members') or '[]')
+local seen = {}
+for _, m in ipairs(members) do seen[m] = true end
+local added = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if not seen[id] then
+    seen[id] = true
+    members[#members + 1] = id
+    added = added + 1
+  end
+end
+if added > 0 then redis.call('HSET', KEYS[1], 'members', cjson.encode(members)) end
+return added`,
+  },
+
+  // KEYS: room, conv   ARGV: roomId, conversationId, startedAt, field, value, ...
+  ccStartConversation: {
+    numberOfKeys: 2,
+    lua: `${ROOM_EXISTS}
+local active = redis.call('HGET', KEYS[1], 'activeConversationId')
+if active and active ~= '' and active ~= ARGV[2] then
+  return redis.error_reply('room ' .. ARGV[1] .. ' already has active conversation ' .. active)
+end
+local existing = redis.call('HGET', KEYS[2], 'state')
+if existing == 'ended' then
+  return redis.error_reply('conversation ' .. ARGV[2] .. ' has already ended')
+end
+local counters = { firstSeq = true, lastSeq = true, messageCount = true }
+for i = 4, #ARGV, 2 do
+  -- a repeated start of the active conversation keeps the store's own counters
+  if not (existing and counters[ARGV[i]]) then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('HSET', KEYS[1], 'activeConversationId', ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt') or '0')
+if tonumber(ARGV[3]) > last then redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[3]) end
+return 1`,
+  },
+
+  // KEYS: room, conv   ARGV: roomId, conversationId, participants, channelSessions
+  ccSaveConversation: {
+    numberOfKeys: 2,
+    lua: `${ROOM_EXISTS}
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return redis.error_reply('conversation ' .. ARGV[2] .. ' does not exist')
+end
+redis.call('HSET', KEYS[2], 'participants', ARGV[3], 'channelSessions', ARGV[4])
+return 1`,
+  },
+
+  // KEYS: room, conv, past   ARGV: roomId, conversationId, startedAt, field, value, ...
+  // returns 1 when the conversation ended now, 0 when it had ended before
+  ccEndConversation: {
+    numberOfKeys: 3,
+    lua: `${ROOM_EXISTS}
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state then
+  return redis.error_reply('conversation ' .. ARGV[2] .. ' does not exist')
+end
+if state == 'ended' then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[1], 'pastConversations', redis.call('ZCARD', KEYS[3]))
+if redis.call('HGET', KEYS[1], 'activeConversationId') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'activeConversationId', '')
+end
+return 1`,
+  },
+
+  // KEYS: room, conv, msgs, idem
+  // ARGV: roomId, idempotency field, stream key base (msgs:{R}:), conversationId, at, kind, message JSON
+  // returns {'new', seq} or {'dup', seq, message JSON}
+  ccAppendMessage: {
+    numberOfKeys: 4,
+    lua: `
+local prev = redis.call('HGET', KEYS[4], ARGV[2])
+if prev then
+  local seq, conv = string.match(prev, '^(%d+):(.*)$')
+  -- the stored message may be in another conversation of the same room (same slot)
+  local entries = redis.call('XRANGE', ARGV[3] .. conv, seq .. '-0', seq .. '-0')
+  if entries[1] then
+    local fields = entries[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'd' then return { 'dup', tonumber(seq), fields[i + 1] } end
+    end
+  end
+  return redis.error_reply('message ' .. seq .. ' of room ' .. ARGV[1] .. ' is missing')
+end
+${ROOM_EXISTS}
+if redis.call('HGET', KEYS[2], 'state') ~= 'active' then
+  return redis.error_reply('conversation ' .. ARGV[4] .. ' is not active')
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
+redis.call('XADD', KEYS[3], seq .. '-0', 'k', ARGV[6], 'd', ARGV[7])
+redis.call('HSET', KEYS[4], ARGV[2], seq .. ':' .. ARGV[4])
+if tonumber(redis.call('HGET', KEYS[2], 'firstSeq') or '0') == 0 then
+  redis.call('HSET', KEYS[2], 'firstSeq', seq)
+end
+redis.call('HSET', KEYS[2], 'lastSeq', seq)
+redis.call('HINCRBY', KEYS[2], 'messageCount', 1)
+local last = tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt') or '0')
+if tonumber(ARGV[5]) > last then redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[5]) end
+return { 'new', seq }`,
+  },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type StreamEntry = [id: string, fields: string[]];
+
+const toObject = (flat: string[]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) { out[flat[i]] = flat[i + 1]; }
+  return out;
+};
+
+const isEmpty = (hash: Record<string, string>) => Object.keys(hash).length === 0;
+
+function encodeRoom(record: RoomRecord): string[] {
+  const fields: string[] = [
+    "roomId", record.roomId,
+    "kind", record.kind,
+    "members", JSON.stringify(record.members),
+    "customers", JSON.stringify(record.customers),
+    "createdAt", String(record.createdAt),
+    "lastActivityAt", String(record.lastActivityAt),
+    "activeConversationId", record.activeConversationId ?? "",
+    "lastSeq", String(record.lastSeq),
+    "pastConversations", String(record.pastConversations),
+  ];
+  if (record.teamId !== undefined) { fields.push("teamId", record.teamId); }
+  if (record.subject !== undefined) { fields.push("subject", record.subject); }
+  return fields;
+}
+
+function decodeRoom(hash: Record<string, string>): RoomRecord {
+  const record: RoomRecord = {
+    roomId: hash.roomId,
+    kind: hash.kind as RoomRecord["kind"],
+    members: JSON.parse(hash.members ?? "[]"),
+    customers: JSON.parse(hash.customers ?? "[]"),
+    createdAt: Number(hash.createdAt),
+    lastActivityAt: Number(hash.lastActivityAt),
+    activeConversationId: hash.activeConversationId || null,
+    lastSeq: Number(hash.lastSeq ?? 0),
+    pastConversations: Number(hash.pastConversations ?? 0),
+  };
+  if (hash.teamId !== undefined) { record.teamId = hash.teamId; }
+  if (hash.subject !== undefined) { record.subject = hash.subject; }
+  return record;
+}
+
+/** Counters (firstSeq, lastSeq, messageCount) come last so scripts can leave them out. */
+function encodeConversation(c: ConversationRecord, withCounters: boolean): string[] {
+  const fields = [
+    "id", c.id,
+    "roomId", c.roomId,
+    "state", c.state,
+    "startedAt", String(c.startedAt),
+    "endedAt", String(c.endedAt),
+    "endReason", c.endReason,
+    "endedBy", c.endedBy,
+    "participants", JSON.stringify(c.participants),
+    "channelSessions", JSON.stringify(c.channelSessions),
+  ];
+  if (withCounters) {
+    fields.push("firstSeq", String(c.firstSeq), "lastSeq", String(c.lastSeq), "messageCount", String(c.messageCount));
+  }
+  return fields;
+}
+
+function decodeConversation(hash: Record<string, string>): ConversationRecord {
+  return {
+    id: hash.id,
+    roomId: hash.roomId,
+    state: hash.state as ConversationRecord["state"],
+    startedAt: Number(hash.startedAt),
+    endedAt: Number(hash.endedAt),
+    endReason: hash.endReason,
+    endedBy: hash.endedBy,
+    firstSeq: Number(hash.firstSeq ?? 0),
+    lastSeq: Number(hash.lastSeq ?? 0),
+    messageCount: Number(hash.messageCount ?? 0),
+    participants: JSON.parse(hash.participants ?? "[]"),
+    channelSessions: JSON.parse(hash.channelSessions ?? "[]"),
+  };
+}
+
+const encodeMessage = (m: NewMessage) => JSON.stringify({
+  id: m.id, conversationId: m.conversationId, senderId: m.senderId, senderRole: m.senderRole,
+  senderName: m.senderName, kind: m.kind, text: m.text, at: m.at,
+});
+
+const seqOf = (entryId: string) => Number(entryId.slice(0, entryId.indexOf("-")));
+
+function decodeEntry([entryId, flat]: StreamEntry): MessageRecord {
+  const fields = toObject(flat);
+  return { ...JSON.parse(fields.d), seq: seqOf(entryId) };
+}
+
+/** The production store: every record in Redis, so any node can serve any room. */
+export class RedisStore implements RoomStore {
+  /** true when connect() created the client, which close() then quits */
+  private ownsClient = false;
+
+  constructor(private readonly redis: Redis, private readonly prefix = "cc:") {
+    for (const [name, definition] of Object.entries(SCRIPTS)) {
+      if (typeof (redis as any)[name] !== "function") { redis.defineCommand(name, definition); }
+    }
+  }
+
+  /** A store with its own client; close() quits it. */
+  static connect(url: string, prefix?: string): RedisStore {
+    const store = new RedisStore(new Redis(url), prefix);
+    store.ownsClient = true;
+    return store;
+  }
+
+  // --- keys -------------------------------------------------------------------
+
+  private roomKey(roomId: string) { return `${this.prefix}room:{${roomId}}`; }
+  private convKey(roomId: string, conversationId: string) { return `${this.prefix}conv:{${roomId}}:${conversationId}`; }
+  private msgsBase(roomId: string) { return `${this.prefix}msgs:{${roomId}}:`; }
+  private msgsKey(roomId: string, conversationId: string) { return this.msgsBase(roomId) + conversationId; }
+  private pastKey(roomId: string) { return `${this.prefix}past:{${roomId}}`; }
+  private idemKey(roomId: string) { return `${this.prefix}idem:{${roomId}}`; }
+  private idleKey() { return `${this.prefix}idle`; }
+
+  private run<T>(name: ScriptName, ...args: (string | number)[]): Promise<T> {
+    return (this.redis as any)[name](...args);
+  }
+
+  // --- rooms ------------------------------------------------------------------
+
+  async getRoom(roomId: string) {
+    const hash = await this.redis.hgetall(this.roomKey(roomId));
+    return isEmpty(hash) ? null : decodeRoom(hash);
+  }
+
+  async createRoom(record: RoomRecord) {
+    const flat = await this.run<string[]>("ccCreateRoom", this.roomKey(record.roomId), ...encodeRoom(record));
+    return decodeRoom(toObject(flat));
+  }
+
+  async addMembers(roomId: string, userIds: string[]) {
+    await this.run("ccAddMembers", this.roomKey(roomId), roomId, ...userIds);
+  }
+
+  // --- conversations ----------------------------------------------------------
+
+  async startConversation(conversation: ConversationRecord) {
+    const { roomId, id } = conversation;
+    await this.run("ccStartConversation", this.roomKey(roomId), this.convKey(roomId, id),
+      roomId, id, String(conversation.startedAt), ...encodeConversation(conversation, true));
+  }
+
+  async saveConversation(conversation: ConversationRecord) {
+    const { roomId, id } = conversation;
+    await this.run("ccSaveConversation", this.roomKey(roomId), this.convKey(roomId, id),
+      roomId, id, JSON.stringify(conversation.participants), JSON.stringify(conversation.channelSessions));
+  }
+
+  async endConversation(conversation: ConversationRecord) {
+    const { roomId, id } = conversation;
+    // message counters are the store's own; everything else comes from the actor
+    const ended = await this.run<number>("ccEndConversation",
+      this.roomKey(roomId), this.convKey(roomId, id), this.pastKey(roomId),
+      roomId, id, String(conversation.startedAt), ...encodeConversation({ ...conversation, state: "ended" }, false));
+    if (ended === 1) { await this.redis.zrem(this.idleKey(), roomId); }
+  }
+
+  async getConversation(roomId: string, conversationId: string) {
+    const hash = await this.redis.hgetall(this.convKey(roomId, conversationId));
+    return isEmpty(hash) ? null : decodeConversation(hash);
+  }
+
+  async listConversations(roomId: string, query: PageQuery) {
+    if (query.limit <= 0) { return []; }
+    const max = query.before === undefined ? "+inf" : `(${query.before}`;
+    const ids = await this.redis.zrevrangebyscore(this.pastKey(roomId), max, "-inf", "LIMIT", 0, query.limit);
+    if (ids.length === 0) { return []; }
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) { pipeline.hgetall(this.convKey(roomId, id)); }
+    const results = (await pipeline.exec()) ?? [];
+    const page: ConversationRecord[] = [];
+    for (const [err, hash] of results) {
+      if (err) { throw err; }
+      if (!isEmpty(hash as Record<string, string>)) { page.push(decodeConversation(hash as Record<string, string>)); }
+    }
+    return page;
+  }
+
+  // --- messages ---------------------------------------------------------------
+
+  async appendMessage(roomId: string, message: NewMessage): Promise<AppendResult> {
+    const reply = await this.run<[string, number, string?]>("ccAppendMessage",
+      this.roomKey(roomId), this.convKey(roomId, message.conversationId),
+      this.msgsKey(roomId, message.conversationId), this.idemKey(roomId),
+      roomId, `${message.senderId}\u0000${message.id}`, this.msgsBase(roomId), message.conversationId,
+      String(message.at), message.kind, encodeMessage(message));
+    const [status, seq, stored] = reply;
+    if (status === "dup") {
+      return { message: { ...JSON.parse(stored!), seq: Number(seq) }, duplicate: true };
+    }
+    return { message: { ...JSON.parse(encodeMessage(message)), seq: Number(seq) }, duplicate: false };
+  }
+
+  async readMessages(roomId: string, conversationId: string, query: MessageQuery) {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) { return []; }
+    const key = this.msgsKey(roomId, conversationId);
+    // without notes a page may need more entries than `limit`: read in batches until it is full
+    const batch = query.includeNotes ? limit : Math.min(Math.max(limit * 2, 32), 1000);
+    const keep = (fields: string[]) => query.includeNotes || toObject(fields).k !== "note";
+    const page: MessageRecord[] = [];
+
+    if (query.before === undefined && query.after !== undefined) {
+      // the oldest `limit` messages with seq > after
+      if (query.after === Infinity) { return []; }
+      let start = Number.isFinite(query.after) && query.after >= 0 ? `(${Math.floor(query.after)}-0` : "-";
+      for (;;) {
+        const entries = await this.redis.xrange(key, start, "+", "COUNT", batch) as StreamEntry[];
+        for (const entry of entries) {
+          if (keep(entry[1])) { page.push(decodeEntry(entry)); }
+          if (page.length >= limit) { return page; }
+        }
+        if (entries.length < batch) { return page; }
+        start = `(${entries[entries.length - 1][0]}`;
+      }
+    }
+
+    // the newest `limit` messages, below `before` if given
+    let end = "+";
+    if (query.before !== undefined) {
+      if (query.before === Infinity) { end = "+"; }
+      else if (!(query.before > 1)) { return []; }
+      else { end = `(${Math.ceil(query.before)}-0`; }
+    }
+    for (;;) {
+      const entries = await this.redis.xrevrange(key, end, "-", "COUNT", batch) as StreamEntry[];
+      for (const entry of entries) {
+        if (keep(entry[1])) { page.push(decodeEntry(entry)); }
+        if (page.length >= limit) { return page.reverse(); }
+      }
+      if (entries.length < batch) { return page.reverse(); }
+      end = `(${entries[entries.length - 1][0]}`;
+    }
+  }
+
+  // --- idle deadlines -----------------------------------------------------------
+
+  async setIdleDeadline(roomId: string, deadline: number) {
+    await this.redis.zadd(this.idleKey(), deadline, roomId);
+  }
+
+  async clearIdleDeadline(roomId: string) {
+    await this.redis.zrem(this.idleKey(), roomId);
+  }
+
+  /** Earliest deadline first. */
+  async dueIdleDeadlines(now: number, limit: number) {
+    if (limit <= 0) { return []; }
+    return this.redis.zrangebyscore(this.idleKey(), "-inf", now, "LIMIT", 0, limit);
+  }
+
+  async close() {
+    if (this.ownsClient) { await this.redis.quit(); }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The storage contract. A room actor talks to storage only through `RoomStore`,
+ * so the same actor runs on the in-memory store (one embedded node, tests) and on
+ * Redis (production). Both implementations pass test/store.test.ts.
+ */
+
+export type RoomKind = "contact_center" | "private" | "team";
+export type Role = "customer" | "agent" | "supervisor" | "bot" | "app";
+export type MessageKind = "text" | "note" | "event";
+
+/** The permanent record of a room. It outlives every actor that serves it. */
+export interface RoomRecord {
+  roomId: string;
+  kind: RoomKind;
+  /** user ids allowed in the room beyond what the kind implies (private-room members) */
+  members: string[];
+  /** customer ids of a customer room (`contact_center`: exactly one) */
+  customers: string[];
+  teamId?: string;
+  subject?: string;
+  createdAt: number;
+  lastActivityAt: number;
+  activeConversationId: string | null;
+  /** the last seq handed out in this room (0 = none yet) */
+  lastSeq: number;
+  /** number of ended conversations in the room's history */
+  pastConversations: number;
+}
+
+export interface ParticipantRecord {
+  userId: string;
+  role: Role;
+  name: string;
+  joinedAt: number;
+  /** 0 while the participant is still in the conversation */
+  leftAt: number;
+  readSeq: number;
+}
+
+export interface ChannelSessionRecord {
+  id: string;
+  customerId: string;
+  type: string;
+  address: string;
+  startedAt: number;
+  /** 0 while active */
+  endedAt: number;
+  state: "active" | "ended";
+}
+
+export interface ConversationRecord {
+  id: string;
+  roomId: string;
+  state: "active" | "ended";
+  startedAt: number;
+  endedAt: number;
+  endReason: string;
+  endedBy: string;
+  /** seq of the first and last message of the conversation (0 = none) */
+  firstSeq: number;
+  lastSeq: number;
+  messageCount: number;
+  participants: ParticipantRecord[];
+  channelSessions: ChannelSessionRecord[];
+}
+
+export interface MessageRecord {
+  seq: number;
+  /** the client's id, the idempotency key together with senderId */
+  id: string;
+  conversationId: string;
+  senderId: string;
+  senderRole: Role;
+  senderName: string;
+  kind: MessageKind;
+  text: string;
+  at: number;
+}
+
+/** A message before the store gives it a seq. */
+export type NewMessage = Omit<MessageRecord, "seq">;
+
+export interface AppendResult {
+  message: MessageRecord;
+  /** true when (senderId, id) was already stored: nothing new was written */
+  duplicate: boolean;
+}
+
+export interface MessageQuery {
+  /** only messages with seq < before */
+  before?: number;
+  /** only messages with seq > after (ignored when before is set) */
+  after?: number;
+  limit: number;
+  /** false: notes are skipped (customers) */
+  includeNotes: boolean;
+}
+
+export interface PageQuery {
+  /** conversations that started before this many ms since epoch */
+  before?: number;
+  limit: number;
+}
+
+export interface RoomStore {
+  getRoom(roomId: string): Promise<RoomRecord | null>;
+  /** Writes the record only if no room with that id exists; returns the stored one. */
+  createRoom(record: RoomRecord): Promise<RoomRecord>;
+  /** Adds user ids to a room's member list (no duplicates). */
+  addMembers(roomId: string, userIds: string[]): Promise<void>;
+
+  /** Starts a conversation and marks it active on the room, atomically. */
+  startConversation(conversation: ConversationRecord): Promise<void>;
+  /** Replaces participants and channel sessions of a stored conversation. */
+  saveConversation(conversation: ConversationRecord): Promise<void>;
+  /** Moves the conversation into the room's history and clears the active id. */
+  endConversation(conversation: ConversationRecord): Promise<void>;
+  getConversation(roomId: string, conversationId: string): Promise<ConversationRecord | null>;
+  /** The room's past (ended) conversations, newest first. */
+  listConversations(roomId: string, query: PageQuery): Promise<ConversationRecord[]>;
+
+  /**
+   * Gives the message the room's next seq and stores it durably, in one atomic
+   * step; a second call with the same (senderId, id) returns the stored message.
+   */
+  appendMessage(roomId: string, message: NewMessage): Promise<AppendResult>;
+  /** Messages of one conversation, oldest first. */
+  readMessages(roomId: string, conversationId: string, query: MessageQuery): Promise<MessageRecord[]>;
+
+  /**
+   * Idle deadlines of active conversations, kept in the store so that a deadline
+   * outlives the actor (and the node) that set it.
+   */
+  setIdleDeadline(roomId: string, deadline: number): Promise<void>;
+  clearIdleDeadline(roomId: string): Promise<void>;
+  /** Room ids whose deadline is <= now. */
+  dueIdleDeadlines(now: number, limit: number): Promise<string[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,605 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import Redis from "ioredis";
+import { MemoryStore } from "../server/store/memory";
+import { RedisStore } from "../server/store/redis";
+import type {
+  ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
+} from "../server/store/types";
+
+/** The store tests use their own key prefix on db 0, so they never touch other data. */
+const REDIS_URL = process.env.REDIS_STORE_TEST_URL ?? "redis://127.0.0.1:6379";
+
+// --- fixtures -----------------------------------------------------------------
+
+function roomRecord(over: Partial<RoomRecord> = {}): RoomRecord {
+  return {
+    roomId: `room-${randomUUID()}`,
+    kind: "contact_center",
+    members: [],
+    customers: ["cust-1"],
+    createdAt: 1_000,
+    lastActivityAt: 1_000,
+    activeConversationId: null,
+    lastSeq: 0,
+    pastConversations: 0,
+    ...over,
+  };
+}
+
+function conversationRecord(roomId: string, id: string, startedAt: number, over: Partial<ConversationRecord> = {}): ConversationRecord {
+  return {
+    id,
+    roomId,
+    state: "active",
+    startedAt,
+    endedAt: 0,
+    endReason: "",
+    endedBy: "",
+    firstSeq: 0,
+    lastSeq: 0,
+    messageCount: 0,
+    participants: [
+      { userId: "cust-1", role: "customer", name: "Ann Ürk \"quoted\" / slash", joinedAt: startedAt, leftAt: 0, readSeq: 0 },
+    ],
+    channelSessions: [
+      { id: `chs-${id}`, customerId: "cust-1", type: "web", address: "https://example.test/chat", startedAt, endedAt: 0, state: "active" },
+    ],
+    ...over,
+  };
+}
+
+function newMessage(conversationId: string, id: string, over: Partial<NewMessage> = {}): NewMessage {
+  return {
+    id,
+    conversationId,
+    senderId: "cust-1",
+    senderRole: "customer",
+    senderName: "Ann",
+    kind: "text",
+    text: `text of ${id} ✓ "q" \\ \u0000`,
+    at: 2_000,
+    ...over,
+  };
+}
+
+function ended(conversation: ConversationRecord, endedAt: number, over: Partial<ConversationRecord> = {}): ConversationRecord {
+  return {
+    ...conversation,
+    state: "ended",
+    endedAt,
+    endReason: "ended_by_agent",
+    endedBy: "agent-1",
+    participants: conversation.participants.map((p) => ({ ...p, leftAt: endedAt })),
+    channelSessions: conversation.channelSessions.map((s) => ({ ...s, state: "ended" as const, endedAt })),
+    ...over,
+  };
+}
+
+const seqs = (messages: MessageRecord[]) => messages.map((m) => m.seq);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+// --- the contract ---------------------------------------------------------------
+
+function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomStore>) {
+  describe(`RoomStore contract: ${name}`, function () {
+    let store: RoomStore;
+
+    beforeEach(async () => { store = await makeStore(); });
+    afterEach(async () => { await store.close(); });
+
+    /** A fresh room with one active conversation. */
+    async function roomWithConversation(convId = "conv-1", startedAt = 1_500) {
+      const record = await store.createRoom(roomRecord());
+      const conversation = conversationRecord(record.roomId, convId, startedAt);
+      await store.startConversation(conversation);
+      return { roomId: record.roomId, conversation };
+    }
+
+    describe("rooms", () => {
+      it("returns null for an unknown room", async () => {
+        assert.equal(await store.getRoom(`room-${randomUUID()}`), null);
+      });
+
+      it("creates a room only when absent and returns the stored record", async () => {
+        const first = roomRecord({ kind: "team", teamId: "team-7", subject: "Billing", members: ["a", "b"], customers: [] });
+        assert.deepEqual(await store.createRoom(first), first);
+        assert.deepEqual(await store.getRoom(first.roomId), first);
+
+        const second = { ...first, kind: "private" as const, subject: "Other", members: ["z"], createdAt: 9_999 };
+        assert.deepEqual(await store.createRoom(second), first, "a second create returns the first record");
+        assert.deepEqual(await store.getRoom(first.roomId), first, "a second create changes nothing");
+      });
+
+      it("keeps optional fields absent", async () => {
+        const record = roomRecord();
+        const stored = await store.getRoom((await store.createRoom(record)).roomId);
+        assert.deepEqual(stored, record);
+        assert.equal("teamId" in stored!, false);
+        assert.equal("subject" in stored!, false);
+        assert.equal(stored!.activeConversationId, null);
+      });
+
+      it("hands out copies the caller cannot mutate", async () => {
+        const record = roomRecord({ members: ["a"] });
+        const created = await store.createRoom(record);
+        created.members.push("mutated");
+        record.members.push("mutated too");
+        (await store.getRoom(record.roomId))!.members.push("again");
+        assert.deepEqual((await store.getRoom(record.roomId))!.members, ["a"]);
+      });
+
+      it("adds members without duplicates", async () => {
+        const { roomId } = await store.createRoom(roomRecord({ members: ["a"] }));
+        await store.addMembers(roomId, ["b", "a", "c", "b"]);
+        await store.addMembers(roomId, ["c", "d"]);
+        await store.addMembers(roomId, []);
+        assert.deepEqual((await store.getRoom(roomId))!.members, ["a", "b", "c", "d"]);
+      });
+
+      it("adds members to a room that has none yet", async () => {
+        const { roomId } = await store.createRoom(roomRecord({ kind: "private" }));
+        await store.addMembers(roomId, []);
+        assert.deepEqual((await store.getRoom(roomId))!.members, []);
+        await store.addMembers(roomId, ["x/y", "ü"]);
+        assert.deepEqual((await store.getRoom(roomId))!.members, ["x/y", "ü"]);
+      });
+
+      it("rejects adding members to an unknown room", async () => {
+        await assert.rejects(store.addMembers(`room-${randomUUID()}`, ["a"]), /does not exist/);
+      });
+    });
+
+    describe("conversations", () => {
+      it("starts a conversation and marks it active on the room", async () => {
+        const { roomId } = await store.createRoom(roomRecord({ lastActivityAt: 1_000 }));
+        const conversation = conversationRecord(roomId, "conv-1", 1_700);
+        await store.startConversation(conversation);
+
+        const room = (await store.getRoom(roomId))!;
+        assert.equal(room.activeConversationId, "conv-1");
+        assert.equal(room.lastActivityAt, 1_700);
+        assert.deepEqual(await store.getConversation(roomId, "conv-1"), conversation);
+      });
+
+      it("does not move lastActivityAt backwards on start", async () => {
+        const { roomId } = await store.createRoom(roomRecord({ lastActivityAt: 5_000 }));
+        await store.startConversation(conversationRecord(roomId, "conv-1", 1_700));
+        assert.equal((await store.getRoom(roomId))!.lastActivityAt, 5_000);
+      });
+
+      it("rejects a second active conversation", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        await assert.rejects(store.startConversation(conversationRecord(roomId, "conv-2", 1_800)), /active conversation/);
+        assert.equal((await store.getRoom(roomId))!.activeConversationId, "conv-1");
+        assert.equal(await store.getConversation(roomId, "conv-2"), null);
+      });
+
+      it("rejects starting in an unknown room", async () => {
+        await assert.rejects(store.startConversation(conversationRecord(`room-${randomUUID()}`, "conv-1", 1)), /does not exist/);
+      });
+
+      it("keeps its message counters when the active conversation is started again", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+        await store.startConversation({ ...conversation, endReason: "x" });
+        const stored = (await store.getConversation(roomId, "conv-1"))!;
+        assert.deepEqual([stored.firstSeq, stored.lastSeq, stored.messageCount], [1, 1, 1]);
+        assert.equal(stored.endReason, "x");
+      });
+
+      it("rejects starting a conversation that has ended", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        await store.endConversation(ended(conversation, 3_000));
+        await assert.rejects(store.startConversation(conversation), /ended/);
+        assert.equal((await store.getRoom(roomId))!.activeConversationId, null);
+        assert.equal((await store.getRoom(roomId))!.pastConversations, 1);
+      });
+
+      it("saves participants and channel sessions only", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        const changed: ConversationRecord = {
+          ...conversation,
+          endReason: "not saved",
+          startedAt: 42,
+          participants: [
+            ...conversation.participants,
+            { userId: "agent-1", role: "agent", name: "Bo", joinedAt: 1_600, leftAt: 0, readSeq: 3 },
+          ],
+          channelSessions: [],
+        };
+        await store.saveConversation(changed);
+        assert.deepEqual(await store.getConversation(roomId, "conv-1"), {
+          ...conversation, participants: changed.participants, channelSessions: [],
+        });
+      });
+
+      it("rejects saving an unknown conversation", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        await assert.rejects(store.saveConversation(conversationRecord(roomId, "conv-nope", 1)), /does not exist/);
+        assert.equal(await store.getConversation(roomId, "conv-nope"), null);
+      });
+
+      it("ends a conversation: history, cleared active id, the store's own counters", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+        await store.appendMessage(roomId, newMessage("conv-1", "m2"));
+
+        // the actor's counters are stale or wrong; the store keeps its own
+        const end = ended(conversation, 3_000, { firstSeq: 99, lastSeq: 99, messageCount: 99 });
+        await store.endConversation(end);
+
+        const room = (await store.getRoom(roomId))!;
+        assert.equal(room.activeConversationId, null);
+        assert.equal(room.pastConversations, 1);
+        assert.equal(room.lastSeq, 2);
+        assert.deepEqual(await store.getConversation(roomId, "conv-1"), {
+          ...end, firstSeq: 1, lastSeq: 2, messageCount: 2,
+        });
+
+        // ending again changes nothing
+        await store.endConversation({ ...end, endReason: "again", endedAt: 4_000 });
+        assert.equal((await store.getRoom(roomId))!.pastConversations, 1);
+        assert.equal((await store.getConversation(roomId, "conv-1"))!.endReason, "ended_by_agent");
+        assert.equal((await store.listConversations(roomId, { limit: 10 })).length, 1);
+
+        // a new conversation can start, and counts separately
+        await store.startConversation(conversationRecord(roomId, "conv-2", 5_000));
+        await store.endConversation(ended(conversationRecord(roomId, "conv-2", 5_000), 6_000));
+        const after = (await store.getRoom(roomId))!;
+        assert.equal(after.pastConversations, 2);
+        assert.equal(after.activeConversationId, null);
+        const second = (await store.getConversation(roomId, "conv-2"))!;
+        assert.deepEqual([second.firstSeq, second.lastSeq, second.messageCount], [0, 0, 0]);
+      });
+
+      it("rejects ending an unknown conversation", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        await assert.rejects(store.endConversation(ended(conversationRecord(roomId, "conv-x", 1), 2)), /does not exist/);
+        assert.equal((await store.getRoom(roomId))!.activeConversationId, "conv-1");
+        assert.equal((await store.getRoom(roomId))!.pastConversations, 0);
+      });
+
+      it("returns null for an unknown conversation or room", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        assert.equal(await store.getConversation(roomId, "conv-unknown"), null);
+        assert.equal(await store.getConversation(`room-${randomUUID()}`, "conv-1"), null);
+      });
+
+      it("lists past conversations newest first, paged by startedAt", async () => {
+        const { roomId } = await store.createRoom(roomRecord());
+        for (let i = 1; i <= 5; i++) {
+          const conversation = conversationRecord(roomId, `conv-${i}`, i * 1_000);
+          await store.startConversation(conversation);
+          await store.endConversation(ended(conversation, i * 1_000 + 500));
+        }
+        await store.startConversation(conversationRecord(roomId, "conv-active", 10_000));
+
+        const ids = (list: ConversationRecord[]) => list.map((c) => c.id);
+        assert.deepEqual(ids(await store.listConversations(roomId, { limit: 10 })),
+          ["conv-5", "conv-4", "conv-3", "conv-2", "conv-1"], "the active conversation is not history");
+        const firstPage = await store.listConversations(roomId, { limit: 2 });
+        assert.deepEqual(ids(firstPage), ["conv-5", "conv-4"]);
+        assert.deepEqual(firstPage[0], ended(conversationRecord(roomId, "conv-5", 5_000), 5_500));
+        const secondPage = await store.listConversations(roomId, { limit: 2, before: firstPage[1].startedAt });
+        assert.deepEqual(ids(secondPage), ["conv-3", "conv-2"]);
+        assert.deepEqual(ids(await store.listConversations(roomId, { limit: 2, before: 2_000 })), ["conv-1"]);
+        assert.deepEqual(ids(await store.listConversations(roomId, { limit: 2, before: 2_001 })), ["conv-2", "conv-1"]);
+        assert.deepEqual(await store.listConversations(roomId, { limit: 2, before: 1_000 }), []);
+        assert.deepEqual(await store.listConversations(roomId, { limit: 0 }), []);
+        assert.deepEqual(await store.listConversations(`room-${randomUUID()}`, { limit: 5 }), []);
+      });
+    });
+
+    describe("messages", () => {
+      it("stores a message with its seq and updates the counters", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        const input = newMessage("conv-1", "m1", { at: 7_000 });
+        const result = await store.appendMessage(roomId, input);
+        assert.deepEqual(result, { message: { ...input, seq: 1 }, duplicate: false });
+        assert.deepEqual(await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true }), [{ ...input, seq: 1 }]);
+
+        const room = (await store.getRoom(roomId))!;
+        assert.equal(room.lastSeq, 1);
+        assert.equal(room.lastActivityAt, 7_000);
+        const conversation = (await store.getConversation(roomId, "conv-1"))!;
+        assert.deepEqual([conversation.firstSeq, conversation.lastSeq, conversation.messageCount], [1, 1, 1]);
+
+        // an older timestamp does not move lastActivityAt backwards
+        await store.appendMessage(roomId, newMessage("conv-1", "m2", { at: 6_000 }));
+        assert.equal((await store.getRoom(roomId))!.lastActivityAt, 7_000);
+      });
+
+      it("numbers messages strictly increasing without gaps across conversations", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        const got: number[] = [];
+        for (const id of ["a", "b", "c"]) { got.push((await store.appendMessage(roomId, newMessage("conv-1", id))).message.seq); }
+        await store.endConversation(ended(conversation, 3_000));
+        await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+        for (const id of ["d", "e"]) { got.push((await store.appendMessage(roomId, newMessage("conv-2", id))).message.seq); }
+
+        assert.deepEqual(got, [1, 2, 3, 4, 5]);
+        assert.equal((await store.getRoom(roomId))!.lastSeq, 5);
+        const first = (await store.getConversation(roomId, "conv-1"))!;
+        const second = (await store.getConversation(roomId, "conv-2"))!;
+        assert.deepEqual([first.firstSeq, first.lastSeq, first.messageCount], [1, 3, 3]);
+        assert.deepEqual([second.firstSeq, second.lastSeq, second.messageCount], [4, 5, 2]);
+        assert.deepEqual(seqs(await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true })), [1, 2, 3]);
+        assert.deepEqual(seqs(await store.readMessages(roomId, "conv-2", { limit: 10, includeNotes: true })), [4, 5]);
+      });
+
+      it("stores a retried message once", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        const input = newMessage("conv-1", "m1", { text: "original" });
+        const first = await store.appendMessage(roomId, input);
+        const retry = await store.appendMessage(roomId, { ...input, text: "retried", at: 9_000 });
+
+        assert.equal(first.duplicate, false);
+        assert.deepEqual(retry, { message: { ...input, seq: 1 }, duplicate: true }, "the retry returns the stored message");
+        assert.equal((await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true })).length, 1);
+        assert.equal((await store.getRoom(roomId))!.lastSeq, 1);
+        assert.equal((await store.getRoom(roomId))!.lastActivityAt, 2_000);
+        assert.equal((await store.getConversation(roomId, "conv-1"))!.messageCount, 1);
+
+        // the key is (senderId, id): the same id from another sender is a new message
+        const other = await store.appendMessage(roomId, newMessage("conv-1", "m1", { senderId: "agent-1", senderRole: "agent" }));
+        assert.deepEqual([other.duplicate, other.message.seq], [false, 2]);
+      });
+
+      it("returns the stored message for a retry after its conversation ended", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        const input = newMessage("conv-1", "m1");
+        await store.appendMessage(roomId, input);
+        await store.endConversation(ended(conversation, 3_000));
+        await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+
+        const retry = await store.appendMessage(roomId, { ...input, conversationId: "conv-2" });
+        assert.deepEqual(retry, { message: { ...input, seq: 1 }, duplicate: true });
+        assert.deepEqual(await store.readMessages(roomId, "conv-2", { limit: 10, includeNotes: true }), []);
+        assert.equal((await store.getRoom(roomId))!.lastSeq, 1);
+      });
+
+      it("stores concurrent retries of one message once", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        const results = await Promise.all(range(1, 10).map(() => store.appendMessage(roomId, newMessage("conv-1", "same"))));
+        assert.equal(results.filter((r) => !r.duplicate).length, 1);
+        assert.deepEqual(new Set(results.map((r) => r.message.seq)), new Set([1]));
+        assert.equal((await store.readMessages(roomId, "conv-1", { limit: 50, includeNotes: true })).length, 1);
+      });
+
+      it("rejects a message for a conversation that is not active", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+        await assert.rejects(store.appendMessage(roomId, newMessage("conv-unknown", "m2")), /not active/);
+        await store.endConversation(ended(conversation, 3_000));
+        await assert.rejects(store.appendMessage(roomId, newMessage("conv-1", "m3")), /not active/);
+
+        assert.equal((await store.getRoom(roomId))!.lastSeq, 1);
+        assert.equal((await store.getConversation(roomId, "conv-1"))!.messageCount, 1);
+        assert.deepEqual(seqs(await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true })), [1]);
+        assert.deepEqual(await store.readMessages(roomId, "conv-unknown", { limit: 10, includeNotes: true }), []);
+      });
+
+      it("rejects a message for an unknown room", async () => {
+        await assert.rejects(store.appendMessage(`room-${randomUUID()}`, newMessage("conv-1", "m1")));
+      });
+
+      it("gives 50 concurrent appends the seqs 1..50 exactly", async () => {
+        const { roomId } = await roomWithConversation("conv-1");
+        const results = await Promise.all(range(1, 50).map((i) =>
+          store.appendMessage(roomId, newMessage("conv-1", `m${i}`, { senderId: `user-${i % 7}`, at: 2_000 + i }))));
+
+        assert.ok(results.every((r) => !r.duplicate));
+        assert.deepEqual(results.map((r) => r.message.seq).sort((a, b) => a - b), range(1, 50));
+        const stored = await store.readMessages(roomId, "conv-1", { limit: 100, includeNotes: true });
+        assert.deepEqual(seqs(stored), range(1, 50));
+        for (const message of stored) {
+          const result = results.find((r) => r.message.id === message.id)!;
+          assert.deepEqual(message, result.message);
+        }
+        const conversation = (await store.getConversation(roomId, "conv-1"))!;
+        assert.deepEqual([conversation.firstSeq, conversation.lastSeq, conversation.messageCount], [1, 50, 50]);
+        assert.equal((await store.getRoom(roomId))!.lastSeq, 50);
+        assert.equal((await store.getRoom(roomId))!.lastActivityAt, 2_050);
+      });
+
+      describe("reading", () => {
+        // seq 1..10; notes at 3, 4 and 7
+        const NOTES = new Set([3, 4, 7]);
+        let roomId: string;
+
+        beforeEach(async () => {
+          ({ roomId } = await roomWithConversation("conv-1"));
+          for (const seq of range(1, 10)) {
+            const kind = NOTES.has(seq) ? "note" : "text";
+            const senderRole = kind === "note" ? "agent" : "customer";
+            await store.appendMessage(roomId, newMessage("conv-1", `m${seq}`, { kind, senderRole, at: 2_000 + seq }));
+          }
+        });
+
+        const read = async (query: { before?: number; after?: number; limit: number; includeNotes: boolean }) =>
+          seqs(await store.readMessages(roomId, "conv-1", query));
+
+        it("returns the newest messages oldest first", async () => {
+          assert.deepEqual(await read({ limit: 3, includeNotes: true }), [8, 9, 10]);
+          assert.deepEqual(await read({ limit: 100, includeNotes: true }), range(1, 10));
+          const all = await store.readMessages(roomId, "conv-1", { limit: 1, includeNotes: true });
+          assert.deepEqual(all, [{ ...newMessage("conv-1", "m10", { at: 2_010 }), seq: 10 }]);
+        });
+
+        it("pages backwards with before", async () => {
+          assert.deepEqual(await read({ before: 8, limit: 3, includeNotes: true }), [5, 6, 7]);
+          assert.deepEqual(await read({ before: 3, limit: 3, includeNotes: true }), [1, 2]);
+          assert.deepEqual(await read({ before: 1, limit: 3, includeNotes: true }), []);
+          assert.deepEqual(await read({ before: 100, limit: 2, includeNotes: true }), [9, 10]);
+        });
+
+        it("pages forwards with after", async () => {
+          assert.deepEqual(await read({ after: 2, limit: 3, includeNotes: true }), [3, 4, 5]);
+          assert.deepEqual(await read({ after: 0, limit: 2, includeNotes: true }), [1, 2]);
+          assert.deepEqual(await read({ after: 8, limit: 5, includeNotes: true }), [9, 10]);
+          assert.deepEqual(await read({ after: 10, limit: 5, includeNotes: true }), []);
+        });
+
+        it("ignores after when before is set", async () => {
+          assert.deepEqual(await read({ before: 6, after: 1, limit: 2, includeNotes: true }), [4, 5]);
+        });
+
+        it("hides notes and still fills the page", async () => {
+          // visible: 1 2 5 6 8 9 10
+          assert.deepEqual(await read({ limit: 100, includeNotes: false }), [1, 2, 5, 6, 8, 9, 10]);
+          assert.deepEqual(await read({ limit: 4, includeNotes: false }), [6, 8, 9, 10]);
+          assert.deepEqual(await read({ before: 8, limit: 3, includeNotes: false }), [2, 5, 6]);
+          assert.deepEqual(await read({ after: 2, limit: 3, includeNotes: false }), [5, 6, 8]);
+          assert.deepEqual(await read({ after: 6, limit: 1, includeNotes: false }), [8]);
+          assert.deepEqual(await read({ before: 5, limit: 5, includeNotes: false }), [1, 2]);
+        });
+
+        it("returns an empty page for an unknown conversation, room or a zero limit", async () => {
+          assert.deepEqual(await store.readMessages(roomId, "conv-unknown", { limit: 5, includeNotes: true }), []);
+          assert.deepEqual(await store.readMessages(`room-${randomUUID()}`, "conv-1", { limit: 5, includeNotes: true }), []);
+          assert.deepEqual(await read({ limit: 0, includeNotes: true }), []);
+        });
+      });
+
+      it("fills a page across long runs of notes", async () => {
+        // texts at 1..5, notes at 6..75, text at 76: more notes than one read batch
+        const { roomId } = await roomWithConversation("conv-1");
+        for (const seq of range(1, 76)) {
+          const kind = seq > 5 && seq < 76 ? "note" : "text";
+          await store.appendMessage(roomId, newMessage("conv-1", `m${seq}`, { kind }));
+        }
+        const read = (query: { before?: number; after?: number; limit: number }) =>
+          store.readMessages(roomId, "conv-1", { ...query, includeNotes: false }).then(seqs);
+        assert.deepEqual(await read({ limit: 3 }), [4, 5, 76]);
+        assert.deepEqual(await read({ after: 2, limit: 4 }), [3, 4, 5, 76]);
+        assert.deepEqual(await read({ after: 5, limit: 4 }), [76]);
+        assert.deepEqual(await read({ before: 76, limit: 2 }), [4, 5]);
+        assert.deepEqual(await read({ before: 70, limit: 10 }), [1, 2, 3, 4, 5]);
+        assert.deepEqual(await read({ limit: 100 }), [1, 2, 3, 4, 5, 76]);
+        assert.equal((await store.readMessages(roomId, "conv-1", { limit: 100, includeNotes: true })).length, 76);
+      });
+    });
+
+    describe("idle deadlines", () => {
+      it("sets, updates, clears and reports due deadlines earliest first", async () => {
+        await store.setIdleDeadline("room-a", 100);
+        await store.setIdleDeadline("room-b", 50);
+        await store.setIdleDeadline("room-c", 300);
+
+        assert.deepEqual(await store.dueIdleDeadlines(10, 10), []);
+        assert.deepEqual(await store.dueIdleDeadlines(50, 10), ["room-b"], "a deadline equal to now is due");
+        assert.deepEqual(await store.dueIdleDeadlines(100, 10), ["room-b", "room-a"]);
+        assert.deepEqual(await store.dueIdleDeadlines(1_000, 2), ["room-b", "room-a"]);
+        assert.deepEqual(await store.dueIdleDeadlines(1_000, 0), []);
+
+        await store.setIdleDeadline("room-a", 400);
+        assert.deepEqual(await store.dueIdleDeadlines(100, 10), ["room-b"], "a new deadline replaces the old one");
+        await store.clearIdleDeadline("room-b");
+        await store.clearIdleDeadline("room-unknown");
+        assert.deepEqual(await store.dueIdleDeadlines(1_000, 10), ["room-c", "room-a"]);
+      });
+
+      it("clears the deadline when the conversation ends", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        await store.setIdleDeadline(roomId, 100);
+        await store.setIdleDeadline("room-other", 100);
+        await store.endConversation(ended(conversation, 3_000));
+        assert.deepEqual(await store.dueIdleDeadlines(1_000, 10), ["room-other"]);
+
+        // ending an already ended conversation leaves a newer deadline alone
+        await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+        await store.setIdleDeadline(roomId, 200);
+        await store.endConversation(ended(conversation, 5_000));
+        assert.deepEqual(await store.dueIdleDeadlines(1_000, 10), ["room-other", roomId]);
+      });
+    });
+  });
+}
+
+// --- the implementations --------------------------------------------------------
+
+storeContract("MemoryStore", () => new MemoryStore());
+
+describe("RedisStore", function () {
+  const runPrefix = `cc-test:${randomUUID()}:`;
+  let client: Redis;
+  let stores = 0;
+
+  async function keysUnder(prefix: string) {
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== "0");
+    return keys;
+  }
+
+  before(async () => {
+    client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+  });
+
+  after(async () => {
+    const keys = await keysUnder(runPrefix);
+    for (let i = 0; i < keys.length; i += 500) { await client.del(...keys.slice(i, i + 500)); }
+    await client.quit();
+  });
+
+  // every test gets its own prefix, so the global idle set starts empty
+  storeContract("RedisStore", () => new RedisStore(client, `${runPrefix}${++stores}:`));
+
+  describe("RedisStore specifics", () => {
+    it("keeps every key under its prefix, tagged with the room id", async () => {
+      const prefix = `${runPrefix}layout:`;
+      const store = new RedisStore(client, prefix);
+      const { roomId } = await store.createRoom(roomRecord());
+      const conversation = conversationRecord(roomId, "conv-1", 1_500);
+      await store.startConversation(conversation);
+      await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+      await store.endConversation(ended(conversation, 3_000));
+      await store.setIdleDeadline(roomId, 10);
+
+      const keys = (await keysUnder(prefix)).sort();
+      assert.deepEqual(keys, [
+        `${prefix}conv:{${roomId}}:conv-1`,
+        `${prefix}idem:{${roomId}}`,
+        `${prefix}idle`,
+        `${prefix}msgs:{${roomId}}:conv-1`,
+        `${prefix}past:{${roomId}}`,
+        `${prefix}room:{${roomId}}`,
+      ]);
+      assert.equal(await client.type(`${prefix}msgs:{${roomId}}:conv-1`), "stream");
+      const entries = await client.xrange(`${prefix}msgs:{${roomId}}:conv-1`, "-", "+");
+      assert.deepEqual(entries.map(([id]) => id), ["1-0"]);
+    });
+
+    it("shares state between store instances on the same prefix", async () => {
+      const prefix = `${runPrefix}shared:`;
+      const one = new RedisStore(client, prefix);
+      const two = new RedisStore(client, prefix);
+      const { roomId } = await one.createRoom(roomRecord());
+      await one.startConversation(conversationRecord(roomId, "conv-1", 1_500));
+      await one.appendMessage(roomId, newMessage("conv-1", "m1"));
+      const retry = await two.appendMessage(roomId, newMessage("conv-1", "m1"));
+      assert.equal(retry.duplicate, true);
+      assert.equal((await two.appendMessage(roomId, newMessage("conv-1", "m2"))).message.seq, 2);
+      assert.deepEqual(await two.getRoom(roomId), await one.getRoom(roomId));
+    });
+
+    it("quits only a client it created", async () => {
+      const borrowed = new RedisStore(client, `${runPrefix}borrowed:`);
+      await borrowed.close();
+      assert.equal(await client.ping(), "PONG");
+
+      const own = RedisStore.connect(REDIS_URL, `${runPrefix}own:`);
+      const record = roomRecord();
+      assert.deepEqual(await own.createRoom(record), record);
+      await own.close();
+      await assert.rejects(own.getRoom(record.roomId));
+      assert.equal(await client.ping(), "PONG");
+    });
+  });
+});
