@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { Room, type Client, type AuthContext } from "@colyseus/core";
+import { CloseCode, matchMaker, Room, type AuthContext, type Client, type MessageContext } from "@colyseus/core";
 import { StateView } from "@colyseus/schema";
-import type { MessageContext } from "@colyseus/shared-types";
 import {
   ChannelSessionState, ChatState, ConversationState, MessageState, ParticipantState,
 } from "../schema/ChatState";
@@ -49,6 +48,12 @@ export async function authenticate(roomName: RoomKind, token: string, options: a
   return identity;
 }
 
+/** Join options under which an actor starts for a room without a client (the sweeper). */
+export function resumeOptions(roomId: string, kind: RoomKind) {
+  const resolved: ResolvedJoin = { roomId, kind, create: null, channel: null };
+  return { roomKey: roomId, [JOIN_KEY]: resolved };
+}
+
 /**
  * The room actor: holds one room's active conversation in its state and is the
  * only writer of that room's record while it lives. All mutations run one after
@@ -66,8 +71,6 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   private idleTimerArmed = false;
   private deadlineWritten = 0;
   private participantsDirty = false;
-  private pendingReconnections = 0;
-  private disposing = false;
 
   private get services() { return getServices(); }
   private get store() { return this.services.store; }
@@ -78,8 +81,11 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     if (!resolved?.roomId) { throw new Error("rooms are created by authenticated joins only"); }
     this.roomId = resolved.roomId;
     this.kind = resolved.kind;
-    this.autoDispose = false;
 
+    if (this.config.actorStartDelayMs > 0) {
+      // fault injection (tests only): an actor whose start is slow, as with a huge history
+      await new Promise((resolve) => setTimeout(resolve, this.config.actorStartDelayMs));
+    }
     const existing = await this.store.getRoom(resolved.roomId);
     this.record = existing ?? (resolved.create ? await this.store.createRoom(resolved.create) : null)!;
     if (!this.record) { throw new AuthError("room_not_found", `room ${resolved.roomId} does not exist`); }
@@ -88,6 +94,9 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.state.kind = this.kind;
     this.state.lastSeq = this.record.lastSeq;
     await this.resumeConversation();
+    // Colyseus disposes an empty actor (no clients, no reserved or reconnection
+    // seats) only while this is on: an active conversation keeps its actor alive.
+    this.autoDispose = !this.state.conversation;
 
     this.registerHandlers();
     metrics.rooms.inc({ kind: this.kind });
@@ -111,12 +120,15 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.state.conversation = conversation;
     metrics.activeConversations.inc();
     this.lastActivityAt = Math.max(this.record.lastActivityAt, stored.startedAt);
-    if (Date.now() - this.lastActivityAt >= this.config.conversationIdleMs) {
-      // its idle deadline passed while no actor was alive to end it
-      await this.endConversation("idle", "system", this.lastActivityAt + this.config.conversationIdleMs);
-    } else {
-      this.armIdleTimer();
-    }
+    // When the deadline already passed (no actor was alive to end it), the timer
+    // fires at once, but only after this actor won its registration: a duplicate
+    // started by a concurrent join is discarded and must not have written anything.
+    this.armIdleTimer();
+  }
+
+  /** True once the matchmaker has registered this actor as the room's one actor. */
+  private isLive() {
+    return matchMaker.getLocalRoomById(this.roomId) === this;
   }
 
   // --- joining and leaving ---------------------------------------------------
@@ -157,13 +169,10 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   async onDrop(client: ChatClient) {
     data(client).dropped = true;
     this.setConnected(who(client).sub, false);
-    this.pendingReconnections++;
     try {
       await this.allowReconnection(client, this.config.reconnectGraceSeconds);
     } catch {
       // grace period over: onLeave follows
-    } finally {
-      this.pendingReconnections--;
     }
   }
 
@@ -197,14 +206,6 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
         await this.saveConversation();
       }
     });
-    this.maybeDispose();
-  }
-
-  /** The actor goes when nobody is in it and nothing is active. */
-  private maybeDispose() {
-    if (this.disposing || this.state.conversation || this.clients.length > 0 || this.pendingReconnections > 0) { return; }
-    this.disposing = true;
-    this.disconnect().catch((e) => logger.error({ err: e, roomId: this.roomId }, "dispose failed"));
   }
 
   async onDispose() {
@@ -213,6 +214,35 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     if (this.kind) { metrics.rooms.dec({ kind: this.kind }); }
     if (this.state.conversation) { metrics.activeConversations.dec(); }
     logger.info({ roomId: this.roomId }, "room actor disposed");
+  }
+
+  /**
+   * SIGTERM: the conversation is not ended, it moves. Flush what only this actor
+   * holds, then close every client with SERVER_SHUTDOWN so it joins again and lands
+   * on a surviving node, where a new actor resumes the room from the store.
+   */
+  onBeforeShutdown() {
+    this.serial(() => this.flushParticipants())
+      .catch((e) => logger.error({ err: e, roomId: this.roomId }, "flush on shutdown failed"))
+      .finally(() => this.disconnect(CloseCode.SERVER_SHUTDOWN).catch(() => {}));
+  }
+
+  /**
+   * Called by the cluster's sweeper (server/sweeper.ts) through remoteRoomCall when
+   * the stored idle deadline of this room has passed: the actor decides with its
+   * own, exact, activity clock, and rewrites the deadline when it is not due yet.
+   */
+  async sweepIdle(): Promise<boolean> {
+    return this.serial(async () => {
+      if (!this.state.conversation) { return false; }
+      if (Date.now() - this.lastActivityAt >= this.config.conversationIdleMs) {
+        await this.endConversation("idle", "system", this.idleDeadline());
+        return true;
+      }
+      this.deadlineWritten = 0;
+      this.touchDeadline();
+      return false;
+    });
   }
 
   onUncaughtException(error: Error, method: string) {
@@ -351,6 +381,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     }));
     this.record.activeConversationId = conversation.id;
     this.state.conversation = conversation;
+    this.autoDispose = false;
     metrics.activeConversations.inc();
     for (const client of this.clients) { if (client.view) { showNotes(client.view, conversation); } }
     this.lastActivityAt = now;
@@ -379,8 +410,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     metrics.activeConversations.dec();
     this.broadcast("conversation_ended", { conversationId: conversation.id, reason });
     logger.info({ roomId: this.roomId, conversationId: conversation.id, reason }, "conversation ended");
-    // disposal must not wait for the end request that is running inside the queue
-    setImmediate(() => this.maybeDispose());
+    this.autoDispose = true;
   }
 
   /** Adds a client's user to the conversation and opens its channel session. */
@@ -439,6 +469,10 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   /** Activity by an attendee: pushes the idle deadline back. */
   private touch() {
     this.lastActivityAt = Date.now();
+    this.touchDeadline();
+  }
+
+  private touchDeadline() {
     const deadline = this.lastActivityAt + this.config.conversationIdleMs;
     // the stored deadline may lag by a little; writing it on every message would double the writes
     if (deadline - this.deadlineWritten >= Math.min(1_000, this.config.conversationIdleMs / 10)) {
@@ -448,6 +482,11 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     }
   }
 
+  /** An idle conversation ends at its deadline, whenever the ending runs. */
+  private idleDeadline() {
+    return this.lastActivityAt + this.config.conversationIdleMs;
+  }
+
   /** One timer per conversation: on firing it re-arms itself for the remaining time. */
   private armIdleTimer() {
     if (this.idleTimerArmed) { return; }
@@ -455,15 +494,15 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     const check = () => {
       this.idleTimerArmed = false;
       if (!this.state.conversation) { return; }
-      const remaining = this.lastActivityAt + this.config.conversationIdleMs - Date.now();
-      if (remaining > 0) {
+      const remaining = this.idleDeadline() - Date.now();
+      if (remaining > 0 || !this.isLive()) {
         this.idleTimerArmed = true;
-        this.clock.setTimeout(check, remaining);
+        this.clock.setTimeout(check, Math.max(remaining, 50));
         return;
       }
       this.serial(async () => {
         if (this.state.conversation && Date.now() - this.lastActivityAt >= this.config.conversationIdleMs) {
-          await this.endConversation("idle", "system");
+          await this.endConversation("idle", "system", this.idleDeadline());
         } else {
           this.armIdleTimer();
         }

@@ -1,15 +1,16 @@
 import { LocalPresence, matchMaker, Server, type Presence } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
-import { AtomicRedisDriver } from "./matchmaking";
+import { AtomicRedisDriver, selectProcessForRoom } from "./matchmaking";
 import { RedisPresence } from "@colyseus/redis-presence";
 import type express from "express";
 import Redis from "ioredis";
-import { ContactCenterRoom, PrivateRoom, TeamRoom } from "../rooms/ChatRoom";
+import { ContactCenterRoom, PrivateRoom, TeamRoom, resumeOptions } from "../rooms/ChatRoom";
 import { TokenVerifier } from "./auth";
 import type { Config } from "./config";
 import { installServices } from "./context";
 import { logger } from "./logger";
 import { registry } from "./metrics";
+import { IdleSweeper } from "./sweeper";
 import { MemoryStore } from "./store/memory";
 import { RedisStore } from "./store/redis";
 import type { RoomStore } from "./store/types";
@@ -33,8 +34,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (config.redisUrl) {
     // Each Redis package gets its own connection: presence needs a subscriber, and
     // the ioredis 5 instances must come from the same major they bundle.
-    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    // No offline queue: while Redis is down a request fails at once with
+    // `unavailable` (and the client retries with the same id) instead of hanging.
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
     redis.on("error", (err) => logger.warn({ err: err.message }, "redis store connection error"));
+    await redis.connect();
     store = new RedisStore(redis);
     presence = new RedisPresence(config.redisUrl);
     driver = new AtomicRedisDriver(config.redisUrl);
@@ -53,6 +57,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     publicAddress: config.publicAddress,
     presence,
     driver,
+    selectProcessIdToCreateRoom: selectProcessForRoom,
     transport: new WebSocketTransport({ maxPayload: config.maxPayloadBytes }),
     express: (app: express.Application) => {
       app.get("/health", async (_req, res) => {
@@ -71,12 +76,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   server.define("team", TeamRoom).filterBy(["roomKey"]);
 
   await server.listen(config.port);
+  const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
+  sweeper.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
 
   return {
     server,
     store,
     async stop() {
+      sweeper.stop();
       await server.gracefullyShutdown(false);
       await store.close();
       redis?.disconnect();

@@ -26,6 +26,8 @@ export interface Config {
   /** how often a node looks for idle deadlines nobody is serving */
   sweepIntervalMs: number;
   logLevel: string;
+  /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
+  actorStartDelayMs: number;
 }
 
 const DEV_SECRET = "development-only-secret-change-me-0123456789";
@@ -64,5 +66,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     messagesBurst: int(env, "MESSAGES_BURST", 20, 1),
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 5_000, 100),
     logLevel: env.LOG_LEVEL ?? "info",
+    actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

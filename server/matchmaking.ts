@@ -1,5 +1,6 @@
 import { RedisDriver } from "@colyseus/redis-driver";
-import type { IRoomCache } from "@colyseus/core";
+import { createHash } from "node:crypto";
+import { matchMaker, type IRoomCache } from "@colyseus/core";
 import Redis from "ioredis";
 
 /** The hash RedisDriver 0.18 keeps its room listings in. */
@@ -22,4 +23,23 @@ export class AtomicRedisDriver extends RedisDriver {
   async insert(room: IRoomCache): Promise<boolean> {
     return (await this.redis.hsetnx(ROOMCACHES_KEY, room.roomId, JSON.stringify(room))) === 1;
   }
+}
+
+/**
+ * Where a new actor starts: rendezvous hashing of the room id over the live
+ * processes. Rooms spread evenly even when many start at once (the stock policy
+ * reads room counts that lag behind a burst and piles them on one process), and
+ * concurrent starts of one room meet on one process.
+ */
+export async function selectProcessForRoom(_roomName: string, options: { roomKey?: unknown }): Promise<string> {
+  const processes = (await matchMaker.stats.fetchAll()).map((s) => s.processId);
+  const key = typeof options?.roomKey === "string" ? options.roomKey : "";
+  if (processes.length === 0) { return matchMaker.processId; }
+  let best = processes[0];
+  let bestScore = -1;
+  for (const processId of processes) {
+    const score = createHash("sha1").update(`${processId}\u0000${key}`).digest().readUInt32BE(0);
+    if (score > bestScore) { best = processId; bestScore = score; }
+  }
+  return best;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CloseCode } from "@colyseus/shared-types";
+import { CloseCode } from "@colyseus/sdk";
 import type { Room } from "@colyseus/sdk";
 import {
   clientFor, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess,

@@ -156,5 +156,14 @@ export class MemoryStore implements RoomStore {
       .map(([roomId]) => roomId);
   }
 
+  private leases = new Map<string, number>();
+
+  async claim(name: string, ttlMs: number) {
+    const now = Date.now();
+    if ((this.leases.get(name) ?? 0) > now) { return false; }
+    this.leases.set(name, now + ttlMs);
+    return true;
+  }
+
   async close() { /* nothing to release */ }
 }

@@ -408,6 +408,10 @@ export class RedisStore implements RoomStore {
     return this.redis.zrangebyscore(this.idleKey(), "-inf", now, "LIMIT", 0, limit);
   }
 
+  async claim(name: string, ttlMs: number) {
+    return (await this.redis.set(`${this.prefix}lease:${name}`, "1", "PX", ttlMs, "NX")) === "OK";
+  }
+
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
   }

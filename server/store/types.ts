@@ -136,5 +136,11 @@ export interface RoomStore {
   /** Room ids whose deadline is <= now. */
   dueIdleDeadlines(now: number, limit: number): Promise<string[]>;
 
+  /**
+   * A lease: true for exactly one caller until `ttlMs` passes, cluster-wide on
+   * Redis. The sweeper claims a room's overdue deadline with it.
+   */
+  claim(name: string, ttlMs: number): Promise<boolean>;
+
   close(): Promise<void>;
 }

@@ -30,8 +30,8 @@ export interface ServerProcess {
 }
 
 /** Starts `server/index.ts` as its own process on a free port and waits until it listens. */
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = await freePort();
+export async function startServerProcess(env: Record<string, string> = {}, port?: number): Promise<ServerProcess> {
+  port ??= await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: "test", AUTH_SECRET: TEST_SECRET, LOG_LEVEL: "info", ...env, PORT: String(port) },
