@@ -13,8 +13,9 @@ import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permis
 import { TokenBucket } from "../server/rateLimit";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import type {
-  ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, RoomKind, RoomRecord,
+  ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, QueuedRequest, RoomKind, RoomRecord,
 } from "../server/store/types";
+import { callTeam, setTeamResume, type TeamCall } from "./teamLink";
 
 /** Set on `options` by onAuth; a client's own value is always overwritten. */
 const JOIN_KEY = "__join";
@@ -24,13 +25,16 @@ interface ClientData {
   bucket: TokenBucket;
   /** dropped and waiting for a reconnection */
   dropped: boolean;
+  /** a supervisor monitoring silently: no participant, notes (whispers) only */
+  monitor: boolean;
 }
 
-type ChatClient = Client<{ userData: ClientData; auth: Identity }>;
+export type ChatClient = Client<{ userData: ClientData; auth: Identity }>;
 
 /** onAuth and onJoin set these before any handler can run. */
-const who = (client: ChatClient): Identity => client.auth as Identity;
+export const who = (client: ChatClient): Identity => client.auth as Identity;
 const data = (client: ChatClient) => client.userData as ClientData;
+const STAFF_ROLES = new Set(["agent", "supervisor", "bot"]);
 
 /**
  * Verifies the token, applies the permission table and fixes the room id for the
@@ -49,10 +53,11 @@ export async function authenticate(roomName: RoomKind, token: string, options: a
 }
 
 /** Join options under which an actor starts for a room without a client (the sweeper). */
-export function resumeOptions(roomId: string, kind: RoomKind) {
-  const resolved: ResolvedJoin = { roomId, kind, create: null, channel: null };
+export function resumeOptions(roomId: string, kind: RoomKind, create: RoomRecord | null = null) {
+  const resolved: ResolvedJoin = { roomId, kind, create, channel: null, monitor: false };
   return { roomKey: roomId, [JOIN_KEY]: resolved };
 }
+setTeamResume(resumeOptions);
 
 /**
  * The room actor: holds one room's active conversation in its state and is the
@@ -62,8 +67,8 @@ export function resumeOptions(roomId: string, kind: RoomKind) {
 export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   state = new ChatState();
 
-  private kind!: RoomKind;
-  private record!: RoomRecord;
+  protected kind!: RoomKind;
+  protected record!: RoomRecord;
   private queue: Promise<unknown> = Promise.resolve();
   /** open connections (including dropped ones awaiting reconnection) per user id */
   private connections = new Map<string, number>();
@@ -72,9 +77,9 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   private deadlineWritten = 0;
   private participantsDirty = false;
 
-  private get services() { return getServices(); }
-  private get store() { return this.services.store; }
-  private get config() { return this.services.config; }
+  protected get services() { return getServices(); }
+  protected get store() { return this.services.store; }
+  protected get config() { return this.services.config; }
 
   async onCreate(options: any) {
     const resolved: ResolvedJoin | undefined = options?.[JOIN_KEY];
@@ -96,7 +101,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     await this.resumeConversation();
     // Colyseus disposes an empty actor (no clients, no reserved or reconnection
     // seats) only while this is on: an active conversation keeps its actor alive.
-    this.autoDispose = !this.state.conversation;
+    this.updateAutoDispose();
 
     this.registerHandlers();
     metrics.rooms.inc({ kind: this.kind });
@@ -126,8 +131,17 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.armIdleTimer();
   }
 
+  /** What keeps this actor alive with nobody in it (the team room adds its queue). */
+  protected mustStayAlive(): boolean {
+    return !!this.state.conversation;
+  }
+
+  protected updateAutoDispose() {
+    this.autoDispose = !this.mustStayAlive();
+  }
+
   /** True once the matchmaker has registered this actor as the room's one actor. */
-  private isLive() {
+  protected isLive() {
     return matchMaker.getLocalRoomById(this.roomId) === this;
   }
 
@@ -145,6 +159,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       channel: resolved.channel,
       bucket: new TokenBucket(this.config.messagesPerSecond, this.config.messagesBurst),
       dropped: false,
+      monitor: resolved.monitor,
     };
     if (seesNotes(identity)) {
       client.view = new StateView();
@@ -159,10 +174,11 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
         this.record.members.push(identity.sub);
       }
       const conversation = this.state.conversation;
-      if (!conversation) { return; }
+      if (!conversation || resolved.monitor) { return; }
       this.attend(conversation, client);
       this.touch();
       await this.saveConversation();
+      if (identity.role !== "customer") { this.tellTeam("staffJoined", this.roomId, conversation.id, identity.sub, identity.role); }
     });
   }
 
@@ -251,8 +267,12 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
 
   // --- requests ---------------------------------------------------------------
 
-  private registerHandlers() {
+  protected registerHandlers() {
     this.handle("send", (client, payload) => this.sendMessage(client, payload));
+    this.handle("transfer", (client, payload) => this.transfer(client, payload));
+    this.handle("invite", (client, payload) => this.invite(client, payload));
+    this.handle("handover", (client, payload) => this.handover(client, payload));
+    this.handle("barge", (client) => this.barge(client));
     this.handle("read", (client, payload) => this.read(client, payload));
     this.handle("typing", (client, payload) => this.typing(client, payload));
     this.handle("history", (client, payload) => this.history(client, payload));
@@ -269,7 +289,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
    * `validate`, whose failure on a plain `send` disconnects the client), and every
    * failure becomes a rejection `{ code, message }` while the connection stays open.
    */
-  private handle<T extends RequestType>(type: T, fn: (client: ChatClient, payload: Payload<T>) => Promise<unknown> | unknown) {
+  protected handle<T extends RequestType>(type: T, fn: (client: ChatClient, payload: Payload<T>) => Promise<unknown> | unknown) {
     this.onMessage(type, async (client: ChatClient, raw: unknown, ctx: MessageContext) => {
       const timer = metrics.requests.startTimer({ type });
       try {
@@ -289,6 +309,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     const identity = who(client);
     const kind = payload.kind ?? "text";
     if (kind === "note" && !may(identity, "note")) { throw new RequestError("forbidden", "only agents and supervisors write notes"); }
+    if (kind !== "note" && data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor whispers (notes) only; barge in to write to the customer"); }
     if (!data(client).bucket.take()) { throw new RequestError("rate_limited", `more than ${this.config.messagesPerSecond} messages per second`); }
     const text = checkText(payload.text, this.config.maxTextCodePoints);
 
@@ -374,19 +395,20 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     conversation.id = `conv-${randomUUID()}`;
     conversation.startedAt = now;
     for (const client of this.clients) {
-      if (!client.userData?.dropped) { this.attend(conversation, client); }
+      if (!client.userData?.dropped && !client.userData?.monitor) { this.attend(conversation, client); }
     }
     await this.storeCall(() => this.store.startConversation({
       ...this.conversationRecord(conversation), state: "active",
     }));
     this.record.activeConversationId = conversation.id;
     this.state.conversation = conversation;
-    this.autoDispose = false;
+    this.updateAutoDispose();
     metrics.activeConversations.inc();
     for (const client of this.clients) { if (client.view) { showNotes(client.view, conversation); } }
     this.lastActivityAt = now;
     this.armIdleTimer();
     logger.info({ roomId: this.roomId, conversationId: conversation.id }, "conversation started");
+    this.deskOnStart(conversation);
     return conversation;
   }
 
@@ -410,7 +432,120 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     metrics.activeConversations.dec();
     this.broadcast("conversation_ended", { conversationId: conversation.id, reason });
     logger.info({ roomId: this.roomId, conversationId: conversation.id, reason }, "conversation ended");
-    this.autoDispose = true;
+    this.updateAutoDispose();
+    this.tellTeam("conversationEnded", this.roomId, conversation.id);
+  }
+
+  // --- the agent desk: queue, transfer, conference, supervision, bots ----------
+
+  /** Customer rooms belong to a team: the room's, else the configured default. */
+  protected get teamId(): string | null {
+    if (this.kind === "team") { return this.record.teamId ?? null; }
+    return this.record.teamId || this.config.defaultTeam;
+  }
+
+  /** Fire-and-forget call to the team's actor; failures are logged, never block a chat. */
+  protected tellTeam(method: TeamCall, ...args: unknown[]) {
+    const teamId = this.teamId;
+    if (this.kind === "team" || !teamId) { return; }
+    callTeam(teamId, method, ...args).catch(() => { /* logged by callTeam */ });
+  }
+
+  private deskOnStart(conversation: ConversationState) {
+    if (this.kind === "team") { return; }
+    const customerId = this.record.customers[0] ?? "";
+    this.tellTeam("conversationStarted", {
+      roomId: this.roomId, conversationId: conversation.id, customerId, startedAt: conversation.startedAt,
+      agents: [...conversation.participants.values()].filter((p) => p.role !== "customer").map((p) => p.userId),
+    });
+    const served = [...conversation.participants.values()].some((p) => STAFF_ROLES.has(p.role) && p.connected);
+    if (!served) {
+      const forBot = this.config.botTeams.includes(this.teamId ?? "");
+      this.tellTeam("enqueue", this.request("new", { forBot }));
+    }
+  }
+
+  private request(kind: QueuedRequest["kind"], fields: Partial<QueuedRequest> = {}): QueuedRequest {
+    return {
+      id: `req-${randomUUID()}`, kind, roomId: this.roomId, roomKind: this.kind,
+      customerId: this.record.customers[0] ?? "", conversationId: this.state.conversation?.id ?? "",
+      targetUserId: "", fromUserId: "", reason: "", forBot: false, createdAt: Date.now(), escalated: false,
+      ...fields,
+    };
+  }
+
+  /** An event in the transcript (transfer, conference, barge-in, handover), sequenced like any message. */
+  private async appendEvent(client: ChatClient, text: string) {
+    const conversation = this.state.conversation;
+    if (!conversation) { throw new RequestError("no_active_conversation", "no active conversation"); }
+    const identity = who(client);
+    const { message } = await this.storeCall(() => this.store.appendMessage(this.roomId, {
+      id: `evt-${randomUUID()}`, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
+      senderName: identity.name, kind: "event", text, at: Date.now(),
+    }));
+    this.addToWindow(conversation, message);
+    this.state.lastSeq = message.seq;
+    this.touch();
+    this.broadcastPatch();
+    return message.seq;
+  }
+
+  private requireDesk(client: ChatClient, roles: string[], action: string) {
+    if (this.kind === "team") { throw new RequestError("forbidden", `${action} is for customer rooms`); }
+    if (!roles.includes(who(client).role)) { throw new RequestError("forbidden", `${action}: not allowed for ${who(client).role}`); }
+    if (!this.state.conversation) { throw new RequestError("no_active_conversation", `${action}: no active conversation`); }
+  }
+
+  /** Hands the conversation to another agent or team: a request in that team's queue. */
+  private async transfer(client: ChatClient, payload: Payload<"transfer">) {
+    this.requireDesk(client, ["agent", "supervisor"], "transfer");
+    if (!payload.toUserId && !payload.toTeamId) { throw new RequestError("invalid_payload", "transfer: toUserId or toTeamId is required"); }
+    return this.serial(async () => {
+      const request = this.request("transfer", {
+        targetUserId: payload.toUserId ?? "", fromUserId: who(client).sub, reason: payload.reason ?? "",
+      });
+      const team = payload.toTeamId ?? this.teamId!;
+      await callTeam(team, "enqueue", request).catch(() => { throw new RequestError("unavailable", "the team's queue is unreachable, retry"); });
+      const to = payload.toUserId ? `agent ${payload.toUserId}` : `team ${team}`;
+      const seq = await this.appendEvent(client, `${who(client).name} transferred the conversation to ${to}${payload.reason ? `: ${payload.reason}` : ""}`);
+      return { requestId: request.id, seq };
+    });
+  }
+
+  /** Conference: asks a second agent to join. */
+  private async invite(client: ChatClient, payload: Payload<"invite">) {
+    this.requireDesk(client, ["agent", "supervisor"], "invite");
+    return this.serial(async () => {
+      const request = this.request("conference", { targetUserId: payload.userId, fromUserId: who(client).sub, reason: payload.reason ?? "" });
+      await callTeam(payload.teamId ?? this.teamId!, "enqueue", request).catch(() => { throw new RequestError("unavailable", "the team's queue is unreachable, retry"); });
+      const seq = await this.appendEvent(client, `${who(client).name} invited agent ${payload.userId} to the conversation`);
+      return { requestId: request.id, seq };
+    });
+  }
+
+  /** A bot hands the conversation over to a human agent of the team. */
+  private async handover(client: ChatClient, payload: Payload<"handover">) {
+    this.requireDesk(client, ["bot", "agent"], "handover");
+    return this.serial(async () => {
+      const request = this.request("handover", { fromUserId: who(client).sub, reason: payload?.reason ?? "" });
+      await callTeam(this.teamId!, "enqueue", request).catch(() => { throw new RequestError("unavailable", "the team's queue is unreachable, retry"); });
+      const seq = await this.appendEvent(client, `${who(client).name} handed the conversation over to an agent${payload?.reason ? `: ${payload.reason}` : ""}`);
+      return { requestId: request.id, seq };
+    });
+  }
+
+  /** A monitoring supervisor takes part: becomes a participant the customer sees. */
+  private async barge(client: ChatClient) {
+    this.requireDesk(client, ["supervisor"], "barge");
+    if (!data(client).monitor) { throw new RequestError("invalid_payload", "barge: already taking part"); }
+    return this.serial(async () => {
+      data(client).monitor = false;
+      this.attend(this.state.conversation!, client);
+      await this.saveConversation();
+      const seq = await this.appendEvent(client, `${who(client).name} (supervisor) joined the conversation`);
+      this.tellTeam("staffJoined", this.roomId, this.state.conversation!.id, who(client).sub, "supervisor");
+      return { seq };
+    });
   }
 
   /** Adds a client's user to the conversation and opens its channel session. */
@@ -455,7 +590,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     if (!participant.connected) { participant.typing = false; }
   }
 
-  private addToWindow(conversation: ConversationState, message: MessageRecord) {
+  protected addToWindow(conversation: ConversationState, message: MessageRecord) {
     const list = message.kind === "note" ? conversation.notes : conversation.messages;
     const item = messageState(message);
     list.push(item);
@@ -519,14 +654,14 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   // --- storage ----------------------------------------------------------------
 
   /** Runs mutations of this room one at a time, in arrival order. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  protected serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   /** Store failures become a clear, retryable rejection instead of an internal error. */
-  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  protected async storeCall<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e: any) {
@@ -619,8 +754,4 @@ export class ContactCenterRoom extends ChatRoom {
 
 export class PrivateRoom extends ChatRoom {
   static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate("private", token, options); }
-}
-
-export class TeamRoom extends ChatRoom {
-  static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate("team", token, options); }
 }

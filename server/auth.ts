@@ -1,5 +1,6 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { z } from "zod";
+import { ErrorCode } from "@colyseus/core";
 import type { Role } from "./store/types";
 import { ID_PATTERN } from "./ids";
 
@@ -18,10 +19,17 @@ const claimsSchema = z.object({
   teams: z.array(z.string().regex(ID_PATTERN)).max(100).optional(),
 });
 
-/** An authentication failure with a stable code, surfaced to the client by Colyseus. */
+/**
+ * A refused join. Colyseus answers the matchmaking request with `code` as the HTTP
+ * status, so it must be its numeric AUTH_FAILED (a string there makes the SDK
+ * misread the answer as a seat reservation); the stable reason leads the message:
+ * the SDK's MatchMakeError reads `"forbidden: not a member of team sales"`.
+ */
 export class AuthError extends Error {
-  constructor(public readonly code: string, message: string) {
-    super(message);
+  readonly code = ErrorCode.AUTH_FAILED;
+
+  constructor(public readonly reason: string, detail: string) {
+    super(`${reason}: ${detail}`);
     this.name = "AuthError";
   }
 }

@@ -26,6 +26,14 @@ export interface Config {
   /** how often a node looks for idle deadlines nobody is serving */
   sweepIntervalMs: number;
   logLevel: string;
+  /** team of customer rooms that name none */
+  defaultTeam: string;
+  /** teams whose new conversations are offered to a bot first */
+  botTeams: string[];
+  /** concurrent conversations of an agent unless it sets its own lower limit */
+  agentMaxConversations: number;
+  /** a request nobody accepted within this long is escalated to the team's supervisors */
+  requestEscalateMs: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -66,6 +74,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     messagesBurst: int(env, "MESSAGES_BURST", 20, 1),
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 5_000, 100),
     logLevel: env.LOG_LEVEL ?? "info",
+    defaultTeam: env.DEFAULT_TEAM || "support",
+    botTeams: (env.BOT_TEAMS ?? "").split(",").map((t) => t.trim()).filter(Boolean),
+    agentMaxConversations: int(env, "AGENT_MAX_CONVERSATIONS", 5, 1),
+    requestEscalateMs: int(env, "REQUEST_ESCALATE_MS", 60_000, 1),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

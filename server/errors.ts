@@ -11,6 +11,9 @@ export type ErrorCode =
   | "no_active_conversation"
   | "unknown_conversation"
   | "unknown_request"
+  | "already_accepted"
+  | "unknown_request_id"
+  | "at_capacity"
   | "unavailable"
   | "internal";
 

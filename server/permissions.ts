@@ -18,6 +18,8 @@ export interface ResolvedJoin {
   create: RoomRecord | null;
   /** the customer's channel, for a customer joining a customer room */
   channel: { type: string; address: string } | null;
+  /** a supervisor joining silently (`mode: "monitor"`) */
+  monitor: boolean;
 }
 
 const channelSchema = z.object({
@@ -49,12 +51,26 @@ function parseChannel(identity: Identity, options: any) {
 export async function resolveJoin(
   roomName: string, identity: Identity, options: any, store: RoomStore,
 ): Promise<ResolvedJoin> {
+  const monitor = options?.mode === "monitor";
+  if (monitor && (identity.role !== "supervisor" || roomName === "team")) {
+    forbid("only supervisors monitor, and only customer rooms");
+  }
+  if (options?.mode !== undefined && !monitor) { throw new AuthError("invalid_options", "mode must be \"monitor\""); }
+  return { ...(await resolveRoom(roomName, identity, options, store)), monitor };
+}
+
+async function resolveRoom(
+  roomName: string, identity: Identity, options: any, store: RoomStore,
+): Promise<Omit<ResolvedJoin, "monitor">> {
   const channel = parseChannel(identity, options);
   switch (roomName) {
     case "contact_center": {
       if (identity.role === "customer") {
         const roomId = roomIdFor.contactCenter(identity.sub);
-        return { roomId, kind: "contact_center", channel, create: newRecord(roomId, "contact_center", { customers: [identity.sub] }) };
+        if (options?.teamId !== undefined && !isId(options.teamId)) { throw new AuthError("invalid_options", "teamId must match [A-Za-z0-9_-]{1,64}"); }
+        // the team whose queue serves this customer; fixed when the room is created
+        const teamId: string | undefined = options?.teamId;
+        return { roomId, kind: "contact_center", channel, create: newRecord(roomId, "contact_center", { customers: [identity.sub], ...(teamId ? { teamId } : {}) }) };
       }
       if (identity.role === "app") { forbid("apps use the HTTP API, not rooms"); }
       if (!isId(options?.customerId)) { throw new AuthError("invalid_options", "customerId must match [A-Za-z0-9_-]{1,64}"); }
@@ -89,7 +105,8 @@ export async function resolveJoin(
 
     case "team": {
       if (!isId(options?.teamId)) { throw new AuthError("invalid_options", "teamId must match [A-Za-z0-9_-]{1,64}"); }
-      if (!STAFF.has(identity.role)) { forbid("team rooms are for agents and supervisors"); }
+      // bots of a team sit in its room to take the requests the team gives them
+      if (!STAFF.has(identity.role) && identity.role !== "bot") { forbid("team rooms are for agents, supervisors and the team's bots"); }
       if (!identity.teams.includes(options.teamId)) { forbid(`not a member of team ${options.teamId}`); }
       const roomId = roomIdFor.team(options.teamId);
       return { roomId, kind: "team", channel: null, create: newRecord(roomId, "team", { teamId: options.teamId }) };

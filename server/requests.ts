@@ -37,6 +37,12 @@ export const schemas = {
   }),
   conversations: z.object({ before: seq.optional(), limit: limit.optional() }),
   end: z.object({ reason: z.string().max(200).optional() }).optional(),
+  transfer: z.object({ toUserId: id.optional(), toTeamId: id.optional(), reason: z.string().max(200).optional() }),
+  invite: z.object({ userId: id, teamId: id.optional(), reason: z.string().max(200).optional() }),
+  handover: z.object({ reason: z.string().max(200).optional() }).optional(),
+  barge: z.object({}).optional(),
+  accept: z.object({ requestId: z.string().regex(/^req-[0-9a-f-]{36}$/, "must be a request id") }),
+  status: z.object({ status: z.enum(["available", "busy", "away"]), maxConversations: z.number().int().min(1).max(50).optional() }),
 };
 
 export type RequestType = keyof typeof schemas;

@@ -514,6 +514,30 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         assert.deepEqual(await store.dueIdleDeadlines(1_000, 10), ["room-other", roomId]);
       });
     });
+
+    describe("leases and team queues", () => {
+      it("grants a lease to one caller until it expires", async () => {
+        const name = `lease-${randomUUID()}`;
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.claim(name, 150)));
+        assert.equal(results.filter(Boolean).length, 1);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(await store.claim(name, 150), true);
+      });
+
+      it("saves and loads a team's queue whole, per team", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        assert.deepEqual(await store.loadQueue(team), []);
+        const request = {
+          id: "req-1", kind: "new" as const, roomId: "cc-x", roomKind: "contact_center" as const, customerId: "x",
+          conversationId: "conv-1", targetUserId: "", fromUserId: "", reason: "", forBot: false, createdAt: 5, escalated: false,
+        };
+        await store.saveQueue(team, [request, { ...request, id: "req-2", kind: "transfer", targetUserId: "a1" }]);
+        assert.deepEqual((await store.loadQueue(team)).map((r) => [r.id, r.kind, r.targetUserId]), [["req-1", "new", ""], ["req-2", "transfer", "a1"]]);
+        assert.deepEqual(await store.loadQueue(`${team}-other`), []);
+        await store.saveQueue(team, []);
+        assert.deepEqual(await store.loadQueue(team), []);
+      });
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  PageQuery, RoomRecord, RoomStore,
+  PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
 /** Deep copy, so callers can never mutate what the store holds (as with Redis). */
@@ -157,6 +157,11 @@ export class MemoryStore implements RoomStore {
   }
 
   private leases = new Map<string, number>();
+
+  private queues = new Map<string, QueuedRequest[]>();
+
+  async saveQueue(teamId: string, requests: QueuedRequest[]) { this.queues.set(teamId, copy(requests)); }
+  async loadQueue(teamId: string) { return copy(this.queues.get(teamId) ?? []); }
 
   async claim(name: string, ttlMs: number) {
     const now = Date.now();

@@ -1,7 +1,7 @@
 import Redis from "ioredis";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  PageQuery, RoomRecord, RoomStore,
+  PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
 /*
@@ -406,6 +406,15 @@ export class RedisStore implements RoomStore {
   async dueIdleDeadlines(now: number, limit: number) {
     if (limit <= 0) { return []; }
     return this.redis.zrangebyscore(this.idleKey(), "-inf", now, "LIMIT", 0, limit);
+  }
+
+  async saveQueue(teamId: string, requests: QueuedRequest[]) {
+    await this.redis.set(`${this.prefix}queue:{team-${teamId}}`, JSON.stringify(requests));
+  }
+
+  async loadQueue(teamId: string): Promise<QueuedRequest[]> {
+    const raw = await this.redis.get(`${this.prefix}queue:{team-${teamId}}`);
+    return raw ? JSON.parse(raw) : [];
   }
 
   async claim(name: string, ttlMs: number) {

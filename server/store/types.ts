@@ -77,6 +77,22 @@ export interface MessageRecord {
   at: number;
 }
 
+/** A conversation request waiting in a team's queue (rooms/TeamRoom.ts). */
+export interface QueuedRequest {
+  id: string;
+  kind: "new" | "transfer" | "conference" | "handover";
+  roomId: string;
+  roomKind: RoomKind;
+  customerId: string;
+  conversationId: string;
+  targetUserId: string;
+  fromUserId: string;
+  reason: string;
+  forBot: boolean;
+  createdAt: number;
+  escalated: boolean;
+}
+
 /** A message before the store gives it a seq. */
 export type NewMessage = Omit<MessageRecord, "seq">;
 
@@ -141,6 +157,10 @@ export interface RoomStore {
    * Redis. The sweeper claims a room's overdue deadline with it.
    */
   claim(name: string, ttlMs: number): Promise<boolean>;
+
+  /** A team's pending conversation requests, written whole by the team room's actor. */
+  saveQueue(teamId: string, requests: QueuedRequest[]): Promise<void>;
+  loadQueue(teamId: string): Promise<QueuedRequest[]>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,50 @@
+import { ArraySchema, MapSchema, Schema, type } from "@colyseus/schema";
+import { ChatState } from "./ChatState";
+
+/** An agent, supervisor or bot of the team, as routing sees it (keyed by user id). */
+export class AgentState extends Schema {
+  @type("string") userId = "";
+  @type("string") name = "";
+  @type("string") role = "";
+  /** available | busy | away */
+  @type("string") status = "available";
+  @type("number") activeConversations = 0;
+  @type("number") maxConversations = 0;
+  @type("boolean") connected = false;
+}
+
+/** A conversation request waiting in the team's queue (keyed by request id). */
+export class RequestState extends Schema {
+  @type("string") id = "";
+  /** new | transfer | conference | handover */
+  @type("string") kind = "new";
+  @type("string") roomId = "";
+  @type("string") roomKind = "";
+  @type("string") customerId = "";
+  @type("string") conversationId = "";
+  /** only this user may accept (transfer or conference to a named agent) */
+  @type("string") targetUserId = "";
+  @type("string") fromUserId = "";
+  @type("string") reason = "";
+  /** the team uses a bot first: only bots are offered it */
+  @type("boolean") forBot = false;
+  @type("number") createdAt = 0;
+  @type("boolean") escalated = false;
+  @type("string") offeredTo = "";
+}
+
+/** A customer conversation of the team that is active now (keyed by room id). */
+export class LiveConversationState extends Schema {
+  @type("string") roomId = "";
+  @type("string") conversationId = "";
+  @type("string") customerId = "";
+  @type(["string"]) agents = new ArraySchema<string>();
+  @type("number") startedAt = 0;
+}
+
+/** The team room: its own chat, plus the team's queue, agents and live conversations. */
+export class TeamState extends ChatState {
+  @type({ map: AgentState }) agents = new MapSchema<AgentState>();
+  @type({ map: RequestState }) requests = new MapSchema<RequestState>();
+  @type({ map: LiveConversationState }) live = new MapSchema<LiveConversationState>();
+}
