@@ -12,6 +12,7 @@ import { installServices } from "./context";
 import { logger } from "./logger";
 import { registry } from "./metrics";
 import { IdleSweeper } from "./sweeper";
+import { mountWeb } from "./web";
 import { MemoryStore } from "./store/memory";
 import { RedisStore } from "./store/redis";
 import type { RoomStore } from "./store/types";
@@ -69,6 +70,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       app.get("/metrics", async (_req, res) => {
         res.set("Content-Type", registry.contentType).send(await registry.metrics());
       });
+      mountWeb(app, config);
     },
   });
 

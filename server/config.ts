@@ -34,6 +34,9 @@ export interface Config {
   agentMaxConversations: number;
   /** a request nobody accepted within this long is escalated to the team's supervisors */
   requestEscalateMs: number;
+  /** the Colyseus monitor at /monitor, behind basic auth; off without a password */
+  monitorUser: string;
+  monitorPassword: string;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -78,6 +81,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     botTeams: (env.BOT_TEAMS ?? "").split(",").map((t) => t.trim()).filter(Boolean),
     agentMaxConversations: int(env, "AGENT_MAX_CONVERSATIONS", 5, 1),
     requestEscalateMs: int(env, "REQUEST_ESCALATE_MS", 60_000, 1),
+    monitorUser: env.MONITOR_USER || "admin",
+    monitorPassword: env.MONITOR_PASSWORD ?? "",
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

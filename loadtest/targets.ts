@@ -1,0 +1,165 @@
+/**
+ * The servers a run drives: a chat node the harness starts (embedded or Redis-backed),
+ * the two baselines (bare `ws` relay, bare Colyseus relay room), a PM2 cluster the
+ * harness starts under its own PM2_HOME, or an external URL list. Every process
+ * started here is stopped by `stop()` (SIGTERM, then SIGKILL after a deadline).
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { TargetKind } from "./drivers";
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(__dirname, "..");
+
+export interface Target {
+  /** label in reports: chat-embedded, chat-redis, pm2, external, ws-relay, colyseus-relay */
+  name: string;
+  kind: TargetKind;
+  urls: string[];
+  /** server processes to sample (CPU, RSS) */
+  pids: () => number[];
+  /** GET /metrics of the chat server, for the event-loop delay (null for the baselines) */
+  metricsUrls: string[];
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portsFree(base: number, n: number) {
+  for (let i = 0; i < n; i++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(base + i, "127.0.0.1", () => srv.close(() => resolve(true)));
+    });
+    if (!free) { return false; }
+  }
+  return true;
+}
+
+/** Starts `node --import tsx <script>` and waits for its `"msg":"listening"` line. */
+async function startProcess(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const keep = (d: Buffer) => { out += d; if (out.length > 200_000) { out = out.slice(-100_000); } };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${script} did not start in time:\n${out}`)); }, 20_000);
+    const check = () => { if (/"msg":"listening"/.test(out)) { clearTimeout(timer); resolve(); } };
+    child.stdout!.on("data", check);
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${script} exited with ${code}:\n${out}`)); });
+  });
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) { return; }
+      child.kill("SIGTERM");
+      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+      if (!killed) { child.kill("SIGKILL"); await exited; }
+    },
+  };
+}
+
+export interface ChatOptions {
+  secret: string;
+  idleMs: number;
+  redisUrl?: string;
+  logLevel: string;
+  cpuProfDir?: string;
+  extraEnv?: Record<string, string>;
+}
+
+function chatEnv(o: ChatOptions, port: number): Record<string, string> {
+  return {
+    NODE_ENV: "production",
+    AUTH_SECRET: o.secret,
+    CONVERSATION_IDLE_MS: String(o.idleMs),
+    LOG_LEVEL: o.logLevel,
+    PORT: String(port),
+    PUBLIC_ADDRESS: `127.0.0.1:${port}`,
+    REDIS_URL: o.redisUrl ?? "",
+    ...o.extraEnv,
+  };
+}
+
+/** One chat node (server/index.ts) in its own process: embedded, or Redis-backed with `redisUrl`. */
+export async function startChat(o: ChatOptions): Promise<Target> {
+  const port = await freePort();
+  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : [];
+  const p = await startProcess("server/index.ts", chatEnv(o, port), nodeArgs);
+  const url = `http://127.0.0.1:${port}`;
+  return { name: o.redisUrl ? "chat-redis" : "chat-embedded", kind: "chat", urls: [url], pids: () => [p.child.pid!], metricsUrls: [`${url}/metrics`], stop: p.stop };
+}
+
+export async function startRelay(kind: "ws-relay" | "colyseus-relay"): Promise<Target> {
+  const port = await freePort();
+  const script = kind === "ws-relay" ? "loadtest/relay/wsRelay.ts" : "loadtest/relay/colyseusRelay.ts";
+  const p = await startProcess(script, { PORT: String(port) });
+  return { name: kind, kind, urls: [`http://127.0.0.1:${port}`], pids: () => [p.child.pid!], metricsUrls: [], stop: p.stop };
+}
+
+/**
+ * The PM2 cluster of ecosystem.config.js (`npm run cluster`), under a PM2_HOME of
+ * the harness' own so it never touches another PM2 daemon, on ports base..base+n-1.
+ */
+export async function startPm2(o: ChatOptions, instances: number, basePort = 2567): Promise<Target> {
+  if (!(await portsFree(basePort, instances))) { basePort = await freePort(); }
+  if (!(await portsFree(basePort, instances))) { throw new Error(`ports ${basePort}..${basePort + instances - 1} are not free`); }
+  const pm2Home = `/tmp/cc-loadtest-pm2-${process.pid}`;
+  const env = {
+    ...process.env, ...chatEnv(o, basePort), PM2_HOME: pm2Home, INSTANCES: String(instances), BASE_PORT: String(basePort),
+    PUBLIC_HOST: "127.0.0.1", REDIS_URL: o.redisUrl ?? "redis://127.0.0.1:6379",
+  };
+  delete (env as Record<string, string | undefined>).PORT;
+  delete (env as Record<string, string | undefined>).PUBLIC_ADDRESS;
+  const pm2 = (args: string[]) => run("npx", ["pm2", ...args], { cwd: ROOT, env, timeout: 90_000 });
+  const urls = Array.from({ length: instances }, (_, i) => `http://127.0.0.1:${basePort + i}`);
+  let pids: number[] = [];
+  const stop = async () => {
+    await pm2(["delete", "ecosystem.config.js"]).catch(() => {});
+    await pm2(["kill"]).catch(() => {});
+  };
+  try {
+    await pm2(["start", "ecosystem.config.js"]);
+    for (const url of urls) {
+      const deadline = Date.now() + 30_000;
+      while ((await fetch(`${url}/health`).then((r) => r.status, () => 0)) !== 200) {
+        if (Date.now() > deadline) { throw new Error(`${url} not healthy in 30 s`); }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const { stdout } = await pm2(["jlist"]);
+    pids = (JSON.parse(stdout.slice(stdout.indexOf("["))) as { pid: number }[]).map((p) => p.pid).filter(Boolean);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { name: `pm2x${instances}`, kind: "chat", urls, pids: () => pids, metricsUrls: urls.map((u) => `${u}/metrics`), stop };
+}
+
+/** URLs the harness did not start (e.g. a running `npm run cluster`); `pids` optional. */
+export function external(urls: string[], pids: number[]): Target {
+  for (const u of urls) {
+    const host = new URL(u).hostname;
+    if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host)) { throw new Error(`only loopback targets are allowed, not ${host}`); }
+  }
+  return { name: "external", kind: "chat", urls, pids: () => pids, metricsUrls: urls.map((u) => `${u}/metrics`), stop: async () => {} };
+}
