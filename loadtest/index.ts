@@ -49,7 +49,8 @@ export interface TargetResult {
   durationS: number;
   totals: Counters;
   errors: Record<string, number>;
-  latencyMs: { delivery: HistSummary; ack: HistSummary; join: HistSummary; agentJoin: HistSummary };
+  /** whole run; `*Window`: from the first time the target concurrency was reached */
+  latencyMs: { delivery: HistSummary; ack: HistSummary; join: HistSummary; agentJoin: HistSummary; deliveryWindow: HistSummary; ackWindow: HistSummary };
   /** over the measurement window (after the ramp-up to the target) */
   throughput: { deliveredPerSec: number; sentPerSec: number; windowS: number };
   server: { pids: number[]; cpuAvgPct: number; cpuMaxPct: number; rssStartMB: number; rssMaxMB: number; peakConns: number; memPerClientKB: number | null; eventLoopP99MaxMs: number | null };
@@ -91,6 +92,9 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
   const hists = { delivery: new Hist(), ack: new Hist(), join: new Hist(), agentJoin: new Hist() };
   let interval = { counters: zeroCounters(), delivery: new Hist(), ack: new Hist() };
   let stepHist = new Hist();
+  // latencies once the target concurrency is first reached (not the arrival burst)
+  const windowHist = { delivery: new Hist(), ack: new Hist() };
+  let inWindow = false;
   let stepErrors = 0;
   const gauges = new Map<number, StatsDelta["gauges"]>();
   const verifies: (VerifyResult | null)[] = [];
@@ -99,11 +103,8 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
   const isRamp = o.scenario === "ramp";
   const doVerify = o.verify && target.kind === "chat";
 
-  const serverRss = () => target.pids().reduce((s, pid) => s + sampler.sample(pid).rssMB, 0);
-  for (const pid of target.pids()) { sampler.sample(pid); }
-  await sleep(500);
-  const rssStartMB = round(target.pids().reduce((s, pid) => s + (ProcSampler.prototype.sample.call(new ProcSampler(), pid).rssMB), 0));
-  void serverRss;
+  // the server's RSS before any client: the base of the memory-per-client figure
+  const rssStartMB = round(target.pids().reduce((s, pid) => s + sampler.sample(pid).rssMB, 0));
 
   const done = new Map<number, Promise<VerifyResult | null>>();
   const drained = new Map<number, Promise<void>>();
@@ -127,6 +128,7 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
           hists.delivery.merge(s.hists.delivery); hists.ack.merge(s.hists.ack); hists.join.merge(s.hists.join); hists.agentJoin.merge(s.hists.agentJoin);
           interval.delivery.merge(s.hists.delivery); interval.ack.merge(s.hists.ack);
           stepHist.merge(s.hists.delivery);
+          if (inWindow) { windowHist.delivery.merge(s.hists.delivery); windowHist.ack.merge(s.hists.ack); }
           gauges.set(s.index, s.gauges);
           break;
         }
@@ -184,6 +186,7 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
       serverCpuPct: round(cpu, 1), serverRssMB: round(rss, 1), genCpuPct: round(genPct, 1), eventLoopP99Ms: eventLoop === null ? null : round(eventLoop),
     };
     series.push(p);
+    if (!inWindow && p.conversations >= 0.95 * (isRamp ? currentTarget : o.conversations)) { inWindow = true; }
     interval = { counters: zeroCounters(), delivery: new Hist(), ack: new Hist() };
     if (now - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = now;
@@ -198,19 +201,23 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
     const steps: RampStep[] = [];
     let stoppedBecause = `max steps (${o.maxSteps})`;
     for (let step = 0; step < o.maxSteps; step++) {
+      const added = step === 0 ? o.start : o.step;
       currentTarget = o.start + step * o.step;
       setTarget(currentTarget);
       const stepStart = Date.now();
+      // the new conversations arrive at --rate; then half a step to settle, half a step measured
+      const arrivalMs = (1000 * added) / Math.max(1, o.rate);
+      const measureFrom = arrivalMs + (o.stepSeconds * 1000) / 2;
+      const stepMs = arrivalMs + o.stepSeconds * 1000;
       const points: SeriesPoint[] = [];
       let measuring = false;
-      while (Date.now() - stepStart < o.stepSeconds * 1000) {
+      while (Date.now() - stepStart < stepMs) {
         await sleep(SERIES_EVERY_MS);
         const p = await point();
-        // measure the second half of the step, once the conversations have arrived
-        if (!measuring && Date.now() - stepStart >= (o.stepSeconds * 1000) / 2) { measuring = true; stepHist = new Hist(); stepErrors = 0; }
+        if (!measuring && Date.now() - stepStart >= measureFrom) { measuring = true; stepHist = new Hist(); stepErrors = 0; }
         if (measuring) { points.push(p); }
       }
-      const reached = points.length ? Math.min(...points.map((p) => p.conversations)) : 0;
+      const reached = points.length ? points[points.length - 1].conversations : 0;
       const s: RampStep = {
         conversations: currentTarget, reached, p50: round(stepHist.quantile(0.5)), p99: round(stepHist.quantile(0.99)),
         deliveredPerSec: round(points.reduce((a, p) => a + p.deliveredPerSec, 0) / Math.max(1, points.length), 1),
@@ -274,7 +281,7 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
   const result: TargetResult = {
     target: target.name, kind: target.kind, urls: target.urls, durationS: round(durationActual, 1),
     totals, errors,
-    latencyMs: { delivery: hists.delivery.summary(), ack: hists.ack.summary(), join: hists.join.summary(), agentJoin: hists.agentJoin.summary() },
+    latencyMs: { delivery: hists.delivery.summary(), ack: hists.ack.summary(), join: hists.join.summary(), agentJoin: hists.agentJoin.summary(), deliveryWindow: windowHist.delivery.summary(), ackWindow: windowHist.ack.summary() },
     throughput: { deliveredPerSec: round(deliveredPerSec, 1), sentPerSec: round(avg(w.map((p) => p.sentPerSec)), 1), windowS: round(w.length * SERIES_EVERY_MS / 1000) },
     server: {
       pids: target.pids(), cpuAvgPct: round(cpuAvg, 1), cpuMaxPct: round(Math.max(0, ...series.map((p) => p.serverCpuPct)), 1),
@@ -349,6 +356,7 @@ function summarise(repeats: TargetResult[][]) {
       deliveryP50: m((r) => r.latencyMs.delivery.p50), deliveryP95: m((r) => r.latencyMs.delivery.p95),
       deliveryP99: m((r) => r.latencyMs.delivery.p99), deliveryMax: m((r) => r.latencyMs.delivery.max),
       ackP50: m((r) => r.latencyMs.ack.p50), ackP99: m((r) => r.latencyMs.ack.p99),
+      windowP50: m((r) => r.latencyMs.deliveryWindow.p50), windowP99: m((r) => r.latencyMs.deliveryWindow.p99), windowMax: m((r) => r.latencyMs.deliveryWindow.max),
       joinP50: m((r) => r.latencyMs.join.p50), joinP99: m((r) => r.latencyMs.join.p99), joinMax: m((r) => r.latencyMs.join.max),
       joinFailures: m((r) => r.totals.joinFailures), errors: m((r) => Object.values(r.errors).reduce((a, b) => a + b, 0)),
       serverCpuAvgPct: m((r) => r.server.cpuAvgPct), serverRssMaxMB: m((r) => r.server.rssMaxMB),
@@ -371,6 +379,7 @@ function ratios(summary: Invocation["summary"], main: string) {
     if (!b) { continue; }
     out[`throughputVs_${base}`] = div(s.deliveredPerSec, b.deliveredPerSec);
     out[`p99Vs_${base}`] = div(s.deliveryP99, b.deliveryP99);
+    out[`windowP99Vs_${base}`] = div(s.windowP99, b.windowP99);
     out[`cpuPerMsgVs_${base}`] = div(s.cpuMsPerKMsg, b.cpuMsPerKMsg);
     out[`joinP99Vs_${base}`] = div(s.joinP99, b.joinP99);
     if (s.rampMaxConversations != null) { out[`rampMaxConversationsVs_${base}`] = div(s.rampMaxConversations, b.rampMaxConversations); }
@@ -382,7 +391,7 @@ function ratios(summary: Invocation["summary"], main: string) {
 function printSummary(inv: Invocation) {
   console.log(`\n== ${inv.scenario}: medians over ${inv.repeats.length} run(s) ==`);
   const rows = Object.entries(inv.summary);
-  const cols = ["deliveredPerSec", "deliveryP50", "deliveryP99", "deliveryMax", "ackP99", "joinP99", "errors", "serverCpuAvgPct", "serverRssMaxMB", "memPerClientKB", "genCpuAvgPct", "cpuMsPerKMsg", "lost", "rampMaxConversations"];
+  const cols = ["deliveredPerSec", "deliveryP50", "deliveryP99", "deliveryMax", "windowP99", "ackP99", "joinP99", "errors", "serverCpuAvgPct", "serverRssMaxMB", "memPerClientKB", "genCpuAvgPct", "cpuMsPerKMsg", "lost", "rampMaxConversations"];
   console.log(["target".padEnd(16), ...cols.map((c) => c.padStart(Math.max(8, c.length)))].join(" "));
   for (const [name, s] of rows) {
     console.log([name.padEnd(16), ...cols.map((c) => String(s[c] ?? "-").padStart(Math.max(8, c.length)))].join(" "));
@@ -393,6 +402,10 @@ function printSummary(inv: Invocation) {
 
 export async function main(argv: string[]): Promise<Invocation> {
   const o = parseArgs(argv);
+  // the harness always stops by itself: a limit well above the planned run time
+  const planned = o.repeat * (o.durationS + (o.baselines ? 2 * o.baselineDurationS : 0)
+    + (o.scenario === "ramp" ? (o.baselines ? 3 : 1) * o.maxSteps * o.stepSeconds : 0) + 600);
+  setTimeout(() => { console.error("loadtest: time limit reached, stopping"); void cleanup().finally(() => process.exit(2)); }, planned * 1000).unref();
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const base = o.out ? o.out.replace(/\.json$/, "") : path.join(RESULTS_DIR, `${o.scenario}-${o.target}-${stamp}`);
@@ -400,7 +413,7 @@ export async function main(argv: string[]): Promise<Invocation> {
   const secret = randomBytes(32).toString("hex");
   const repeats: TargetResult[][] = [];
   const order: ("main" | "ws-relay" | "colyseus-relay")[] = o.baselines ? ["main", "ws-relay", "colyseus-relay"] : ["main"];
-  log(o, `loadtest ${o.scenario}: target ${o.target}, ${o.workers} workers, ${o.scenario === "ramp" ? `ramp ${o.start}+${o.step}/${o.stepSeconds}s` : `${o.conversations} conversations for ${o.durationS}s`}, message every ${o.intervalMs} ms per participant${o.baselines ? `, baselines ${o.baselineDurationS}s each` : ""}`);
+  log(o, `loadtest ${o.scenario}: target ${o.target}, ${o.workers} workers, ${o.scenario === "ramp" ? `ramp ${o.start}+${o.step}/${o.stepSeconds}s` : `${o.conversations} conversations for ${o.durationS}s`}, message every ${o.intervalMs} ms per participant${o.baselines ? `, baselines ${o.scenario === "ramp" ? "ramped the same way" : `${o.baselineDurationS}s each`}` : ""}`);
   for (let rep = 0; rep < o.repeat; rep++) {
     const results: TargetResult[] = [];
     for (const which of order) {
@@ -442,8 +455,6 @@ async function cleanup() {
 }
 
 if (require.main === module) {
-  const hardLimit = setTimeout(() => { console.error("loadtest: hard time limit reached, stopping"); void cleanup().finally(() => process.exit(2)); }, 3 * 3600_000);
-  hardLimit.unref();
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => { console.error(`loadtest: ${sig}, stopping what it started`); void cleanup().finally(() => process.exit(130)); });
   }

@@ -48,8 +48,8 @@ async function portsFree(base: number, n: number) {
   return true;
 }
 
-/** Starts `node --import tsx <script>` and waits for its `"msg":"listening"` line. */
-async function startProcess(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+/** Starts `node --import tsx <script>` and waits until `readyUrl` answers 200 (or its `"msg":"listening"` line). */
+async function startProcess(script: string, env: Record<string, string>, readyUrl: string, nodeArgs: string[] = []): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -62,9 +62,14 @@ async function startProcess(script: string, env: Record<string, string>, nodeArg
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${script} did not start in time:\n${out}`)); }, 20_000);
-    const check = () => { if (/"msg":"listening"/.test(out)) { clearTimeout(timer); resolve(); } };
-    child.stdout!.on("data", check);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${script} exited with ${code}:\n${out}`)); });
+    let ready = false;
+    const done = () => { if (!ready) { ready = true; clearTimeout(timer); clearInterval(poll); resolve(); } };
+    // the server logs "listening" at info level only; with LOG_LEVEL=warn its /health answers
+    const poll = setInterval(() => {
+      fetch(readyUrl, { signal: AbortSignal.timeout(1_000) }).then((r) => { if (r.status === 200) { done(); } }, () => {});
+    }, 200);
+    child.stdout!.on("data", () => { if (/"msg":"listening"/.test(out)) { done(); } });
+    child.once("exit", (code) => { clearTimeout(timer); clearInterval(poll); if (!ready) { reject(new Error(`${script} exited with ${code}:\n${out}`)); } });
   });
   return {
     child,
@@ -104,15 +109,15 @@ function chatEnv(o: ChatOptions, port: number): Record<string, string> {
 export async function startChat(o: ChatOptions): Promise<Target> {
   const port = await freePort();
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : [];
-  const p = await startProcess("server/index.ts", chatEnv(o, port), nodeArgs);
   const url = `http://127.0.0.1:${port}`;
+  const p = await startProcess("server/index.ts", chatEnv(o, port), `${url}/health`, nodeArgs);
   return { name: o.redisUrl ? "chat-redis" : "chat-embedded", kind: "chat", urls: [url], pids: () => [p.child.pid!], metricsUrls: [`${url}/metrics`], stop: p.stop };
 }
 
 export async function startRelay(kind: "ws-relay" | "colyseus-relay"): Promise<Target> {
   const port = await freePort();
   const script = kind === "ws-relay" ? "loadtest/relay/wsRelay.ts" : "loadtest/relay/colyseusRelay.ts";
-  const p = await startProcess(script, { PORT: String(port) });
+  const p = await startProcess(script, { PORT: String(port) }, `http://127.0.0.1:${port}/health-of-a-relay`);
   return { name: kind, kind, urls: [`http://127.0.0.1:${port}`], pids: () => [p.child.pid!], metricsUrls: [], stop: p.stop };
 }
 

@@ -71,6 +71,8 @@ class Conversation {
   private msgSeq = 0;
   private ended?: (reason: string) => void;
   private endedReason: string | null = null;
+  /** a message of this conversation was acknowledged: it is active on the server */
+  private talked = false;
 
   constructor() {
     this.customerId = `c${cfg.tag}w${cfg.index}n${convSeq++}`;
@@ -102,7 +104,8 @@ class Conversation {
       }
     } catch (e) {
       counters.joinFailures++;
-      countError(errorCode(e));
+      const code = errorCode(e);
+      countError(code.startsWith("join:") ? code : `join:${code}`);
       await this.finish();
       return;
     }
@@ -146,7 +149,7 @@ class Conversation {
       this.later(rand(300, 1500), () => {
         readPending.delete(conn);
         if (this.phase !== "talking" || !conn.isOpen()) { return; }
-        conn.request("read", { seq: conn.lastSeq }).then(() => { counters.reads++; }, (e) => countError(errorCode(e)));
+        conn.request("read", { seq: conn.lastSeq }).then(() => { counters.reads++; }, (e) => countError(`read:${errorCode(e)}`));
       });
     }
   }
@@ -165,9 +168,10 @@ class Conversation {
 
   private async sendOne(conn: Conn) {
     const id = `${this.customerId}m${this.msgSeq++}`;
-    const typing = Math.random() < cfg.typingShare;
+    // typing needs an active conversation: the first message of a conversation starts it
+    const typing = this.talked && Math.random() < cfg.typingShare;
     if (typing && conn.isOpen()) {
-      conn.request("typing", { typing: true }).then(() => { counters.typing++; }, (e) => countError(errorCode(e)));
+      conn.request("typing", { typing: true }).then(() => { counters.typing++; }, (e) => countError(`typing:${errorCode(e)}`));
     }
     counters.sent++;
     for (let attempt = 0; attempt < 6; attempt++) {
@@ -179,6 +183,7 @@ class Conversation {
         const { seq } = await conn.request("send", { id, text });
         hists.ack.record(now() - t0);
         counters.acked++;
+        this.talked = true;
         let room = acked.get(this.customerId);
         if (!room) { room = new Map(); acked.set(this.customerId, room); }
         room.set(id, seq);
@@ -191,7 +196,7 @@ class Conversation {
       }
     }
     if (typing && conn.isOpen() && this.phase === "talking") {
-      conn.request("typing", { typing: false }).then(() => { counters.typing++; }, (e) => countError(errorCode(e)));
+      conn.request("typing", { typing: false }).then(() => { counters.typing++; }, (e) => countError(`typing:${errorCode(e)}`));
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import { promisify } from "node:util";
 import type { Room } from "@colyseus/sdk";
 import Redis from "ioredis";
@@ -342,6 +343,7 @@ describe("cluster: PM2", function () {
   before(async () => { redis = await startOwnRedis(); });
   after(async () => {
     await run("npx", ["pm2", "kill"], { cwd: ROOT, env: { ...process.env, PM2_HOME: pm2Home } }).catch(() => {});
+    fs.rmSync(pm2Home, { recursive: true, force: true });
     await redis?.stop();
   });
 
