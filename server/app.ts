@@ -1,6 +1,6 @@
 import { LocalPresence, matchMaker, Server, type Presence } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
-import { AtomicRedisDriver, selectProcessForRoom } from "./matchmaking";
+import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "./matchmaking";
 import { RedisPresence } from "@colyseus/redis-presence";
 import type express from "express";
 import Redis from "ioredis";
@@ -30,7 +30,7 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   let store: RoomStore;
   let presence: Presence | undefined;
-  let driver: AtomicRedisDriver | undefined;
+  let driver: AtomicRedisDriver | KeyedLocalDriver;
   let redis: Redis | undefined;
 
   if (config.redisUrl) {
@@ -48,6 +48,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   } else {
     store = new MemoryStore();
     presence = new LocalPresence();
+    driver = new KeyedLocalDriver();
     logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking, in-memory store (set REDIS_URL for Redis)");
   }
 

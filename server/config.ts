@@ -37,6 +37,8 @@ export interface Config {
   /** the Colyseus monitor at /monitor, behind basic auth; off without a password */
   monitorUser: string;
   monitorPassword: string;
+  /** how often a room sends its state changes besides new messages (sent at once) */
+  patchRateMs: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestEscalateMs: int(env, "REQUEST_ESCALATE_MS", 60_000, 1),
     monitorUser: env.MONITOR_USER || "admin",
     monitorPassword: env.MONITOR_PASSWORD ?? "",
+    patchRateMs: int(env, "PATCH_RATE_MS", 200, 10),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }
