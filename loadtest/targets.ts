@@ -101,6 +101,10 @@ function chatEnv(o: ChatOptions, port: number): Record<string, string> {
     PORT: String(port),
     PUBLIC_ADDRESS: `127.0.0.1:${port}`,
     REDIS_URL: o.redisUrl ?? "",
+    // one generator identity joins hundreds of rooms (agents, the final verification):
+    // the per-user join and room limits are for people, not for the harness
+    JOINS_PER_SECOND: "100000",
+    MAX_ROOMS_PER_AGENT: "100000",
     ...o.extraEnv,
   };
 }

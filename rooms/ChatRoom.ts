@@ -10,7 +10,7 @@ import { RequestError } from "../server/errors";
 import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
-import { TokenBucket } from "../server/rateLimit";
+import { KeyedRateLimiter, TokenBucket } from "../server/rateLimit";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import type {
   ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, QueuedRequest, RoomKind, RoomRecord,
@@ -42,15 +42,25 @@ const STAFF_ROLES = new Set(["agent", "supervisor", "bot"]);
  * created. Colyseus calls a static onAuth unbound, so each room kind passes its name.
  */
 export async function authenticate(roomName: RoomKind, token: string, options: any): Promise<Identity> {
-  const { verifier, store } = getServices();
+  const { verifier, store, config } = getServices();
   const identity = await verifier.verify(token);
-  if (options === null || typeof options !== "object") { throw new AuthError("invalid_options", "join options must be an object"); }
+  if (options === null || typeof options !== "object" || Array.isArray(options)) { throw new AuthError("invalid_options", "join options must be an object"); }
+  joinLimiter ??= new KeyedRateLimiter(config.joinsPerSecond, config.joinsPerSecond * 2);
+  if (!joinLimiter.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
   const resolved = await resolveJoin(roomName, identity, options, store);
+  const rooms = agentRooms.get(identity.sub);
+  if (identity.role === "agent" && roomName !== "team" && rooms && rooms.size >= config.maxRoomsPerAgent && !rooms.has(resolved.roomId)) {
+    throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
+  }
   // `roomId` is reserved by the matchmaker, so the room definitions filter on `roomKey`
   options.roomKey = resolved.roomId;
   options[JOIN_KEY] = resolved;
   return identity;
 }
+
+/** Joins per second per user; customer rooms each agent is in (this process). */
+let joinLimiter: KeyedRateLimiter | undefined;
+const agentRooms = new Map<string, Set<string>>();
 
 /** Join options under which an actor starts for a room without a client (the sweeper). */
 export function resumeOptions(roomId: string, kind: RoomKind, create: RoomRecord | null = null) {
@@ -171,6 +181,11 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     }
     this.connections.set(identity.sub, (this.connections.get(identity.sub) ?? 0) + 1);
     metrics.connections.inc();
+    if (identity.role === "agent" && this.kind !== "team") {
+      let rooms = agentRooms.get(identity.sub);
+      if (!rooms) { agentRooms.set(identity.sub, rooms = new Set()); }
+      rooms.add(this.roomId);
+    }
 
     await this.serial(async () => {
       if (this.kind === "private" && !this.record.members.includes(identity.sub)) {
@@ -206,6 +221,11 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     metrics.connections.dec();
     const remaining = (this.connections.get(userId) ?? 1) - 1;
     if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
+    if (remaining === 0) {
+      const rooms = agentRooms.get(userId);
+      rooms?.delete(this.roomId);
+      if (rooms?.size === 0) { agentRooms.delete(userId); }
+    }
 
     await this.serial(async () => {
       const conversation = this.state.conversation;
@@ -297,6 +317,9 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.onMessage(type, async (client: ChatClient, raw: unknown, ctx: MessageContext) => {
       const timer = metrics.requests.startTimer({ type });
       try {
+        if (payloadBytes(raw) > this.config.maxRequestBytes) {
+          throw new RequestError("payload_too_large", `${type}: payload over ${this.config.maxRequestBytes} bytes`);
+        }
         const answer = await fn(client, parseRequest(type, raw));
         timer({ outcome: "ok" });
         return answer;
@@ -315,12 +338,30 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     if (kind === "note" && !may(identity, "note")) { throw new RequestError("forbidden", "only agents and supervisors write notes"); }
     if (kind !== "note" && data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor whispers (notes) only; barge in to write to the customer"); }
     if (!data(client).bucket.take()) { throw new RequestError("rate_limited", `more than ${this.config.messagesPerSecond} messages per second`); }
-    const text = checkText(payload.text, this.config.maxTextCodePoints);
+    return this.storeMessage(identity, payload.id, kind, checkText(payload.text, this.config.maxTextCodePoints));
+  }
 
+  /**
+   * An application's message, posted through the HTTP API (server/appApi.ts) and
+   * routed here, to the room's one actor, by a remote room call: it is sequenced,
+   * stored and delivered like any message, and the app becomes a participant.
+   */
+  async postFromApp(identity: Identity, payload: { id: string; text: string }) {
+    const text = checkText(payload.text, this.config.maxTextCodePoints);
+    return this.storeMessage(identity, payload.id, "text", text, true);
+  }
+
+  private storeMessage(identity: Identity, id: string, kind: "text" | "note", text: string, fromApp = false) {
     return this.serial(async () => {
       const conversation = this.state.conversation ?? await this.startConversation();
+      if (fromApp && !conversation.participants.has(identity.sub)) {
+        const participant = new ParticipantState();
+        Object.assign(participant, { userId: identity.sub, role: identity.role, name: identity.name, joinedAt: Date.now() });
+        conversation.participants.set(identity.sub, participant);
+        this.participantsDirty = true;
+      }
       const { message, duplicate } = await this.storeCall(() => this.store.appendMessage(this.roomId, {
-        id: payload.id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
+        id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
         senderName: identity.name, kind, text, at: Date.now(),
       }));
       if (!duplicate) {
@@ -741,6 +782,15 @@ function messageState(message: MessageRecord): MessageState {
   state.text = message.text;
   state.at = message.at;
   return state;
+}
+
+/** Size of a decoded payload; a structure too deep to serialise counts as too large. */
+function payloadBytes(raw: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(raw) ?? "");
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 function sameChannel(a: { type: string; address: string } | null | undefined, b: { type: string; address: string }) {

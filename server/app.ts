@@ -13,6 +13,7 @@ import { logger } from "./logger";
 import { registry } from "./metrics";
 import { IdleSweeper } from "./sweeper";
 import { mountWeb } from "./web";
+import { mountAppApi } from "./appApi";
 import { MemoryStore } from "./store/memory";
 import { RedisStore } from "./store/redis";
 import type { RoomStore } from "./store/types";
@@ -71,6 +72,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       app.get("/metrics", async (_req, res) => {
         res.set("Content-Type", registry.contentType).send(await registry.metrics());
       });
+      mountAppApi(app, config);
       mountWeb(app, config);
     },
   });

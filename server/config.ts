@@ -39,6 +39,14 @@ export interface Config {
   monitorPassword: string;
   /** how often a room sends its state changes besides new messages (sent at once) */
   patchRateMs: number;
+  /** a request payload larger than this is refused with payload_too_large */
+  maxRequestBytes: number;
+  /** joins per second per user (per process) */
+  joinsPerSecond: number;
+  /** customer rooms an agent may be in at once (per process) */
+  maxRoomsPerAgent: number;
+  /** HTTP API requests per second per application */
+  appRequestsPerSecond: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -86,6 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     monitorUser: env.MONITOR_USER || "admin",
     monitorPassword: env.MONITOR_PASSWORD ?? "",
     patchRateMs: int(env, "PATCH_RATE_MS", 200, 10),
+    maxRequestBytes: int(env, "MAX_REQUEST_BYTES", 16 * 1024, 256),
+    joinsPerSecond: int(env, "JOINS_PER_SECOND", 5, 1),
+    maxRoomsPerAgent: int(env, "MAX_ROOMS_PER_AGENT", 20, 1),
+    appRequestsPerSecond: int(env, "APP_REQUESTS_PER_SECOND", 20, 1),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

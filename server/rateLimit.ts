@@ -16,3 +16,23 @@ export class TokenBucket {
     return true;
   }
 }
+
+/** One token bucket per key (user id), forgotten after a minute unused. */
+export class KeyedRateLimiter {
+  private buckets = new Map<string, { bucket: TokenBucket; used: number }>();
+  private sweptAt = Date.now();
+
+  constructor(private rate: number, private burst: number) {}
+
+  take(key: string): boolean {
+    const now = Date.now();
+    if (now - this.sweptAt > 60_000) {
+      for (const [k, v] of this.buckets) { if (now - v.used > 60_000) { this.buckets.delete(k); } }
+      this.sweptAt = now;
+    }
+    let entry = this.buckets.get(key);
+    if (!entry) { this.buckets.set(key, entry = { bucket: new TokenBucket(this.rate, this.burst), used: now }); }
+    entry.used = now;
+    return entry.bucket.take();
+  }
+}

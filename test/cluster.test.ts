@@ -7,7 +7,7 @@ import Redis from "ioredis";
 import { RedisStore } from "../server/store/redis";
 import { startOwnRedis, type OwnRedis } from "./helpers/redisServer";
 import {
-  clientFor, freePort, ROOT, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who,
+  clientFor, freePort, freePortRange, ROOT, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who,
 } from "./helpers/server";
 
 const run = promisify(execFile);
@@ -348,7 +348,7 @@ describe("cluster: PM2", function () {
   });
 
   it("`npm run cluster` starts the processes, serves a chat, and `npm run cluster:stop` stops them cleanly", async () => {
-    const basePort = await freePort();
+    const basePort = await freePortRange(2);
     const env = {
       ...process.env, PM2_HOME: pm2Home, INSTANCES: "2", BASE_PORT: String(basePort), PUBLIC_HOST: "127.0.0.1",
       REDIS_URL: redis.url, AUTH_SECRET: "test-secret-for-the-test-suite-only-0123456789", NODE_ENV: "test",

@@ -19,6 +19,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+async function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `count` consecutive free ports below the kernel's ephemeral range (32768+), where
+ * outgoing connections cannot take the second one between the check and its use.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 10_000);
+    const checks = await Promise.all(Array.from({ length: count }, (_, i) => canBind(base + i)));
+    if (checks.every(Boolean)) { return base; }
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
+
 export interface ServerProcess {
   port: number;
   url: string;

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { RequestError } from "../server/errors";
+import { checkText, codePoints, normaliseText, parseRequest, schemas, type RequestType } from "../server/requests";
+
+/** A seeded generator (mulberry32), so a failure names a seed that reproduces it. */
+function rng(seed: number) {
+  return () => {
+    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const KEYS = ["id", "text", "kind", "seq", "typing", "conversationId", "before", "after", "limit", "reason",
+  "toUserId", "toTeamId", "userId", "teamId", "requestId", "status", "maxConversations", "__proto__", "constructor", "prototype"];
+const STRINGS = ["", "a", "m-1", "../etc/passwd", "a/b", "x".repeat(70), "note", "text", "available", "héllo", "\u0000\u0007bell",
+  "\uD800", "\uDFFF lone", "😀".repeat(3), "req-00000000-0000-0000-0000-000000000000", "conv-1", " ", "\n\t"];
+
+function value(r: () => number, depth = 0): unknown {
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  switch (Math.floor(r() * (depth > 3 ? 6 : 8))) {
+    case 0: return pick(STRINGS);
+    case 1: return Math.floor(r() * 400) - 100;
+    case 2: return pick([0, -1, 1.5, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER + 2, 1e300]);
+    case 3: return r() < 0.5;
+    case 4: return pick([null, undefined]);
+    case 5: return pick(STRINGS) + String.fromCharCode(Math.floor(r() * 0xffff));
+    case 6: return Array.from({ length: Math.floor(r() * 4) }, () => value(r, depth + 1));
+    default: {
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(r() * 5); i > 0; i--) { o[pick(KEYS)] = value(r, depth + 1); }
+      return o;
+    }
+  }
+}
+
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+describe("request validators: property test over random payloads", () => {
+  const types = Object.keys(schemas) as RequestType[];
+
+  it("never throw anything but RequestError(invalid_payload), and what they accept keeps the documented invariants", () => {
+    let accepted = 0;
+    for (let seed = 1; seed <= 20_000; seed++) {
+      const r = rng(seed);
+      const type = types[seed % types.length];
+      const payload = value(r);
+      let parsed: any;
+      try {
+        parsed = parseRequest(type, payload);
+      } catch (e) {
+        assert.ok(e instanceof RequestError, `seed ${seed}: ${type} threw ${e}`);
+        assert.equal(e.code, "invalid_payload", `seed ${seed}`);
+        assert.match(e.message, new RegExp(`^${type}: `));
+        continue;
+      }
+      accepted++;
+      // no key outside the schema survives, prototype keys included
+      if (parsed && typeof parsed === "object") {
+        assert.equal(Object.getPrototypeOf(parsed), Object.prototype, `seed ${seed}`);
+        for (const key of Object.keys(parsed)) { assert.ok(KEYS.includes(key) && !["__proto__", "constructor", "prototype"].includes(key), `seed ${seed}: ${key}`); }
+      }
+      for (const key of ["id", "conversationId", "toUserId", "toTeamId", "userId", "teamId"]) {
+        if (parsed?.[key] !== undefined) { assert.match(parsed[key], ID, `seed ${seed}: ${key}`); }
+      }
+      for (const key of ["seq", "before", "after", "limit"]) {
+        if (parsed?.[key] !== undefined) { assert.ok(Number.isSafeInteger(parsed[key]) && parsed[key] >= 0, `seed ${seed}: ${key}=${parsed[key]}`); }
+      }
+      if (type === "send") { assert.equal(typeof parsed.text, "string"); assert.ok(parsed.kind === undefined || ["text", "note"].includes(parsed.kind)); }
+      if (type === "typing") { assert.equal(typeof parsed.typing, "boolean"); }
+    }
+    assert.ok(accepted > 200, `the generator reaches valid payloads too (${accepted})`);
+  });
+
+  it("normaliseText removes control characters and lone surrogates, and is idempotent", () => {
+    for (let seed = 1; seed <= 5_000; seed++) {
+      const r = rng(seed);
+      const text = Array.from({ length: Math.floor(r() * 40) }, () => String.fromCharCode(Math.floor(r() * 0xffff))).join("");
+      const once = normaliseText(text);
+      assert.doesNotMatch(once, CONTROL, `seed ${seed}`);
+      assert.ok(Buffer.from(once, "utf8").toString("utf8") === once, `seed ${seed}: not valid UTF-16 after normalising`);
+      assert.equal(normaliseText(once), once, `seed ${seed}`);
+    }
+    assert.equal(normaliseText("a\u0000b\u0007c\nd\te"), "abc\nd\te");
+    assert.equal(normaliseText("e\u0301"), "é");
+  });
+
+  it("checkText counts code points, not UTF-16 units, and rejects empty and long texts with stable codes", () => {
+    assert.equal(codePoints("😀😀"), 2);
+    assert.equal(checkText("😀".repeat(10), 10), "😀".repeat(10));
+    assert.throws(() => checkText("😀".repeat(11), 10), (e: any) => e.code === "text_too_long");
+    assert.throws(() => checkText(" \u0000 ", 10), (e: any) => e.code === "invalid_payload");
+  });
+});
