@@ -365,6 +365,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
         senderName: identity.name, kind, text, at: Date.now(),
       }));
       if (!duplicate) {
+        this.services.webhooks.emit({ id: `${this.roomId}:${message.seq}`, type: "message.stored", roomId: this.roomId, conversationId: conversation.id, at: message.at, data: message });
         metrics.messages.inc({ kind });
         this.addToWindow(conversation, message);
         this.state.lastSeq = message.seq;
@@ -453,6 +454,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.lastActivityAt = now;
     this.armIdleTimer();
     logger.info({ roomId: this.roomId, conversationId: conversation.id }, "conversation started");
+    this.services.webhooks.emit({ id: `${conversation.id}:started`, type: "conversation.started", roomId: this.roomId, conversationId: conversation.id, at: now, data: this.conversationRecord(conversation) });
     this.deskOnStart(conversation);
     return conversation;
   }
@@ -470,6 +472,10 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     await this.storeCall(() => this.store.endConversation({
       ...this.conversationRecord(conversation), state: "ended", endedAt, endReason: reason, endedBy,
     }));
+    this.services.webhooks.emit({
+      id: `${conversation.id}:ended`, type: "conversation.ended", roomId: this.roomId, conversationId: conversation.id, at: endedAt,
+      data: { ...this.conversationRecord(conversation), state: "ended", endedAt, endReason: reason, endedBy },
+    });
     this.participantsDirty = false;
     this.record.activeConversationId = null;
     this.record.pastConversations++;
@@ -528,6 +534,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       id: `evt-${randomUUID()}`, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
       senderName: identity.name, kind: "event", text, at: Date.now(),
     }));
+    this.services.webhooks.emit({ id: `${this.roomId}:${message.seq}`, type: "message.stored", roomId: this.roomId, conversationId: conversation.id, at: message.at, data: message });
     this.addToWindow(conversation, message);
     this.state.lastSeq = message.seq;
     this.touch();

@@ -14,6 +14,7 @@ import { registry } from "./metrics";
 import { IdleSweeper } from "./sweeper";
 import { mountWeb } from "./web";
 import { mountAppApi } from "./appApi";
+import { createWebhooks } from "./webhooks";
 import { MemoryStore } from "./store/memory";
 import { RedisStore } from "./store/redis";
 import type { RoomStore } from "./store/types";
@@ -53,7 +54,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking, in-memory store (set REDIS_URL for Redis)");
   }
 
-  installServices({ config, store, verifier: new TokenVerifier(config.authSecret) });
+  const webhooks = createWebhooks(config);
+  installServices({ config, store, verifier: new TokenVerifier(config.authSecret), webhooks });
 
   const server = new Server({
     greet: false,
@@ -91,6 +93,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     store,
     async stop() {
       sweeper.stop();
+      // what the actors emitted while flushing gets its chance to go out
+      await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.gracefullyShutdown(false);
       await store.close();
       redis?.disconnect();

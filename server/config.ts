@@ -47,6 +47,12 @@ export interface Config {
   maxRoomsPerAgent: number;
   /** HTTP API requests per second per application */
   appRequestsPerSecond: number;
+  /** webhook endpoints (empty: off), their HMAC secret, timeout, attempts and first backoff */
+  webhookUrls: string[];
+  webhookSecret: string;
+  webhookTimeoutMs: number;
+  webhookMaxAttempts: number;
+  webhookBackoffMs: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -69,6 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const authSecret = env.AUTH_SECRET ?? (development ? DEV_SECRET : "");
   if (!development && Buffer.byteLength(authSecret) < 32) {
     throw new Error("AUTH_SECRET must be set to at least 32 bytes when NODE_ENV=production");
+  }
+  if ((env.WEBHOOK_URLS ?? "").trim() && !env.WEBHOOK_SECRET) {
+    throw new Error("WEBHOOK_SECRET must be set when WEBHOOK_URLS is");
   }
   return {
     port,
@@ -98,6 +107,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     joinsPerSecond: int(env, "JOINS_PER_SECOND", 5, 1),
     maxRoomsPerAgent: int(env, "MAX_ROOMS_PER_AGENT", 20, 1),
     appRequestsPerSecond: int(env, "APP_REQUESTS_PER_SECOND", 20, 1),
+    webhookUrls: (env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean),
+    webhookSecret: env.WEBHOOK_SECRET ?? "",
+    webhookTimeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 5_000, 100),
+    webhookMaxAttempts: int(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1),
+    webhookBackoffMs: int(env, "WEBHOOK_BACKOFF_MS", 500, 1),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

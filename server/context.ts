@@ -1,6 +1,7 @@
 import type { Config } from "./config";
 import type { TokenVerifier } from "./auth";
 import type { RoomStore } from "./store/types";
+import type { Webhooks } from "./webhooks";
 
 /**
  * What room actors need from their process. Colyseus constructs rooms itself, so
@@ -10,6 +11,7 @@ export interface RoomServices {
   config: Config;
   store: RoomStore;
   verifier: TokenVerifier;
+  webhooks: Webhooks;
 }
 
 let services: RoomServices | undefined;
