@@ -65,3 +65,21 @@ describe("operations: health, metrics, logs, monitor", function () {
     assert.ok(Array.isArray((await res.json()).rooms));
   });
 });
+
+describe("start-up configuration", function () {
+  this.timeout(20_000);
+
+  it("refuses to start in production without an AUTH_SECRET of at least 32 bytes, saying why", async () => {
+    // "" stands for unset: the helper passes the test secret unless told otherwise
+    for (const secret of ["", "short-secret"]) {
+      const env: Record<string, string> = { NODE_ENV: "production", AUTH_SECRET: secret };
+      const failed = await startServerProcess(env).then((s) => s.stop().then(() => "started"), (e: Error) => e.message);
+      assert.match(failed, /AUTH_SECRET must be set to at least 32 bytes when NODE_ENV=production/);
+    }
+  });
+
+  it("refuses a malformed number with the variable's name", async () => {
+    const failed = await startServerProcess({ CONVERSATION_IDLE_MS: "soon" }).then((s) => s.stop().then(() => "started"), (e: Error) => e.message);
+    assert.match(failed, /CONVERSATION_IDLE_MS must be an integer >= 1, got .{0,2}"soon/);
+  });
+});
