@@ -5,10 +5,11 @@
  * started here is stopped by `stop()` (SIGTERM, then SIGKILL after a deadline).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort, portsFree } from "../server/ports";
 import type { TargetKind } from "./drivers";
+
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(__dirname, "..");
@@ -25,28 +26,6 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function portsFree(base: number, n: number) {
-  for (let i = 0; i < n; i++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen(base + i, "127.0.0.1", () => srv.close(() => resolve(true)));
-    });
-    if (!free) { return false; }
-  }
-  return true;
-}
 
 /** Starts `node --import tsx <script>` and waits until `readyUrl` answers 200 (or its `"msg":"listening"` line). */
 async function startProcess(script: string, env: Record<string, string>, readyUrl: string, nodeArgs: string[] = []): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {

@@ -239,18 +239,6 @@ export class TeamRoom extends ChatRoom {
 }
 
 function requestState(request: QueuedRequest): RequestState {
-  const state = new RequestState();
-  state.id = request.id;
-  state.kind = request.kind;
-  state.roomId = request.roomId;
-  state.roomKind = request.roomKind;
-  state.customerId = request.customerId;
-  state.conversationId = request.conversationId;
-  state.targetUserId = request.targetUserId;
-  state.fromUserId = request.fromUserId;
-  state.reason = request.reason;
-  state.forBot = request.forBot;
-  state.createdAt = request.createdAt;
-  state.escalated = request.escalated;
-  return state;
+  // every field of a queued request is a field of its state
+  return Object.assign(new RequestState(), request);
 }

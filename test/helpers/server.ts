@@ -1,44 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { Client, type Room } from "@colyseus/sdk";
 import { signToken } from "../../server/auth";
+import { freePort } from "../../server/ports";
+
+export { freePort, freePortRange } from "../../server/ports";
 import type { Role } from "../../server/store/types";
 
 export const TEST_SECRET = "test-secret-for-the-test-suite-only-0123456789";
 export const ROOT = path.resolve(__dirname, "..", "..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
-/**
- * `count` consecutive free ports below the kernel's ephemeral range (32768+), where
- * outgoing connections cannot take the second one between the check and its use.
- */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 10_000);
-    const checks = await Promise.all(Array.from({ length: count }, (_, i) => canBind(base + i)));
-    if (checks.every(Boolean)) { return base; }
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
 
 export interface ServerProcess {
   port: number;
