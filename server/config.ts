@@ -53,6 +53,8 @@ export interface Config {
   webhookTimeoutMs: number;
   webhookMaxAttempts: number;
   webhookBackoffMs: number;
+  /** agents and supervisors join only customer rooms of their own teams */
+  agentTeamScoped: boolean;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookTimeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 5_000, 100),
     webhookMaxAttempts: int(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1),
     webhookBackoffMs: int(env, "WEBHOOK_BACKOFF_MS", 500, 1),
+    agentTeamScoped: env.AGENT_TEAM_SCOPED === "true",
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Identity } from "./auth";
+import { getServices } from "./context";
 import { AuthError } from "./auth";
 import { isId, roomIdFor } from "./ids";
 import type { RoomKind, RoomRecord, RoomStore } from "./store/types";
@@ -76,7 +77,13 @@ async function resolveRoom(
       if (!isId(options?.customerId)) { throw new AuthError("invalid_options", "customerId must match [A-Za-z0-9_-]{1,64}"); }
       const roomId = roomIdFor.contactCenter(options.customerId);
       // a customer room never exists without its customer: staff cannot create one
-      if (!(await store.getRoom(roomId))) { throw new AuthError("room_not_found", `no contact_center room for customer ${options.customerId}`); }
+      const record = await store.getRoom(roomId);
+      if (!record) { throw new AuthError("room_not_found", `no contact_center room for customer ${options.customerId}`); }
+      const { config } = getServices();
+      const team = record.teamId || config.defaultTeam;
+      if (config.agentTeamScoped && STAFF.has(identity.role) && !identity.teams.includes(team)) {
+        forbid(`this customer's room belongs to team ${team}`);
+      }
       return { roomId, kind: "contact_center", channel: null, create: null };
     }
 

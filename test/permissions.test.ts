@@ -41,6 +41,27 @@ describe("permission table (docs/security.md), row by row", function () {
     await refused(as("app"), "contact_center", { customerId }, /forbidden: apps use the HTTP API/);
   });
 
+  it("with AGENT_TEAM_SCOPED, agents and supervisors join only their teams' customer rooms", async () => {
+    const scoped = await startServerProcess({ AGENT_TEAM_SCOPED: "true", DEFAULT_TEAM: "support" });
+    try {
+      const c1 = uniqueId("c");
+      const c2 = uniqueId("c");
+      const mine = await (await clientFor(scoped.url, { sub: c1, role: "customer" })).joinOrCreate("contact_center", { teamId: "sales" });
+      const other = await (await clientFor(scoped.url, { sub: c2, role: "customer" })).joinOrCreate("contact_center", {});
+      for (const role of ["agent", "supervisor"] as const) {
+        const who = { sub: uniqueId(role), role, teams: ["sales"] };
+        const ok = await (await clientFor(scoped.url, who)).joinOrCreate("contact_center", { customerId: c1 });
+        assert.equal(ok.roomId, `cc-${c1}`);
+        await ok.leave();
+        await assert.rejects((await clientFor(scoped.url, who)).joinOrCreate("contact_center", { customerId: c2 }), /forbidden: this customer's room belongs to team support/);
+      }
+      await mine.leave();
+      await other.leave();
+    } finally {
+      await scoped.stop();
+    }
+  });
+
   it("create private: customers among its customers, agents, supervisors and apps; not bots", async () => {
     const c = as("customer");
     assert.match((await join(c, "private", { customers: [c.sub] })).roomId, /^pr-/);
