@@ -542,15 +542,15 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     return message.seq;
   }
 
-  private requireDesk(client: ChatClient, roles: string[], action: string) {
+  private requireDesk(client: ChatClient, action: "transfer" | "invite" | "handover" | "barge") {
     if (this.kind === "team") { throw new RequestError("forbidden", `${action} is for customer rooms`); }
-    if (!roles.includes(who(client).role)) { throw new RequestError("forbidden", `${action}: not allowed for ${who(client).role}`); }
+    if (!may(who(client), action)) { throw new RequestError("forbidden", `${action}: not allowed for ${who(client).role}`); }
     if (!this.state.conversation) { throw new RequestError("no_active_conversation", `${action}: no active conversation`); }
   }
 
   /** Hands the conversation to another agent or team: a request in that team's queue. */
   private async transfer(client: ChatClient, payload: Payload<"transfer">) {
-    this.requireDesk(client, ["agent", "supervisor"], "transfer");
+    this.requireDesk(client, "transfer");
     if (!payload.toUserId && !payload.toTeamId) { throw new RequestError("invalid_payload", "transfer: toUserId or toTeamId is required"); }
     return this.serial(async () => {
       const request = this.request("transfer", {
@@ -566,7 +566,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
 
   /** Conference: asks a second agent to join. */
   private async invite(client: ChatClient, payload: Payload<"invite">) {
-    this.requireDesk(client, ["agent", "supervisor"], "invite");
+    this.requireDesk(client, "invite");
     return this.serial(async () => {
       const request = this.request("conference", { targetUserId: payload.userId, fromUserId: who(client).sub, reason: payload.reason ?? "" });
       await callTeam(payload.teamId ?? this.teamId!, "enqueue", request).catch(() => { throw new RequestError("unavailable", "the team's queue is unreachable, retry"); });
@@ -577,7 +577,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
 
   /** A bot hands the conversation over to a human agent of the team. */
   private async handover(client: ChatClient, payload: Payload<"handover">) {
-    this.requireDesk(client, ["bot", "agent"], "handover");
+    this.requireDesk(client, "handover");
     return this.serial(async () => {
       const request = this.request("handover", { fromUserId: who(client).sub, reason: payload?.reason ?? "" });
       await callTeam(this.teamId!, "enqueue", request).catch(() => { throw new RequestError("unavailable", "the team's queue is unreachable, retry"); });
@@ -588,7 +588,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
 
   /** A monitoring supervisor takes part: becomes a participant the customer sees. */
   private async barge(client: ChatClient) {
-    this.requireDesk(client, ["supervisor"], "barge");
+    this.requireDesk(client, "barge");
     if (!data(client).monitor) { throw new RequestError("invalid_payload", "barge: already taking part"); }
     return this.serial(async () => {
       data(client).monitor = false;

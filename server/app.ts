@@ -54,7 +54,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking, in-memory store (set REDIS_URL for Redis)");
   }
 
-  const webhooks = createWebhooks(config);
+  const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks.ts
   installServices({ config, store, verifier: new TokenVerifier(config.authSecret), webhooks });
 
   const server = new Server({

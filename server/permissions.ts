@@ -122,15 +122,20 @@ async function resolveRoom(
   throw new AuthError("invalid_options", `unknown room ${roomName}`);
 }
 
-export type Action = "send" | "note" | "end" | "read_history";
+export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge";
 
-/** Actions inside a room the identity has already joined. */
+/** Actions inside a room the identity has already joined: the table's action rows. */
 export function may(identity: Identity, action: Action): boolean {
   switch (action) {
     case "send": return true;
     case "read_history": return true;
     case "note": return STAFF.has(identity.role);
     case "end": return STAFF.has(identity.role);
+    case "transfer": return STAFF.has(identity.role);
+    case "invite": return STAFF.has(identity.role);
+    case "handover": return identity.role === "bot" || identity.role === "agent";
+    // and only while monitoring: checked by the room, which knows how the client joined
+    case "barge": return identity.role === "supervisor";
   }
 }
 

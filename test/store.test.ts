@@ -515,6 +515,100 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
     });
 
+    describe("webhook outbox", () => {
+      const payload = (n: number) => JSON.stringify({ id: `e${n}`, text: `Ünïcode "quoted" \\ ${n} ✓` });
+
+      it("appends in order and reads oldest first, byte for byte, per room", async () => {
+        const room = `cc-${randomUUID()}`;
+        const other = `cc-${randomUUID()}`;
+        await store.appendOutbox(room, [payload(1), payload(2)]);
+        await store.appendOutbox(other, [payload(9)]);
+        await store.appendOutbox(room, [payload(3)]);
+        await store.appendOutbox(room, []);
+        const entries = await store.readOutbox(room, 10);
+        assert.deepEqual(entries.map((e) => e.payload), [payload(1), payload(2), payload(3)]);
+        assert.equal(new Set(entries.map((e) => e.id)).size, 3, "distinct entry ids");
+        assert.deepEqual((await store.readOutbox(room, 2)).map((e) => e.payload), [payload(1), payload(2)]);
+        assert.deepEqual(await store.readOutbox(room, 0), []);
+        assert.deepEqual((await store.readOutbox(other, 10)).map((e) => e.payload), [payload(9)]);
+        assert.deepEqual(await store.readOutbox(`cc-${randomUUID()}`, 10), []);
+        assert.deepEqual((await store.pendingOutboxes(10)).sort(), [room, other].sort());
+      });
+
+      it("removes entries by id, keeps the order of the rest, and lists only rooms with entries", async () => {
+        const room = `cc-${randomUUID()}`;
+        await store.appendOutbox(room, [payload(1), payload(2), payload(3)]);
+        const [first, second, third] = await store.readOutbox(room, 10);
+        await store.removeOutbox(room, [second.id, "0-1", "unknown"]);
+        assert.deepEqual(await store.readOutbox(room, 10), [first, third]);
+        await store.removeOutbox(room, [first.id]);
+        await store.appendOutbox(room, [payload(4)]);
+        assert.deepEqual((await store.readOutbox(room, 10)).map((e) => e.payload), [payload(3), payload(4)]);
+        assert.deepEqual(await store.pendingOutboxes(10), [room]);
+        await store.removeOutbox(room, (await store.readOutbox(room, 10)).map((e) => e.id));
+        assert.deepEqual(await store.readOutbox(room, 10), []);
+        assert.deepEqual(await store.pendingOutboxes(10), [], "an emptied outbox is not listed");
+        await store.removeOutbox(room, []);
+        await store.removeOutbox(`cc-${randomUUID()}`, []);
+        assert.deepEqual(await store.pendingOutboxes(10), []);
+
+        await store.appendOutbox(room, [payload(5)]);
+        assert.deepEqual((await store.readOutbox(room, 10)).map((e) => e.payload), [payload(5)], "appends after an emptying start over");
+        assert.deepEqual(await store.pendingOutboxes(10), [room]);
+      });
+
+      it("lists at most limit rooms", async () => {
+        const rooms = Array.from({ length: 5 }, () => `cc-${randomUUID()}`);
+        for (const room of rooms) { await store.appendOutbox(room, [payload(1)]); }
+        assert.equal((await store.pendingOutboxes(3)).length, 3);
+        assert.deepEqual((await store.pendingOutboxes(10)).sort(), [...rooms].sort());
+        assert.deepEqual(await store.pendingOutboxes(0), []);
+      });
+
+      it("never loses the listing of a room with entries while appends and removals interleave", async () => {
+        const room = `cc-${randomUUID()}`;
+        let n = 0;
+        const appender = (async () => {
+          for (let i = 0; i < 60; i++) { await store.appendOutbox(room, [payload(++n)]); }
+        })();
+        const remover = (async () => {
+          for (let i = 0; i < 60; i++) {
+            const entries = await store.readOutbox(room, 3);
+            await store.removeOutbox(room, entries.map((e) => e.id));
+          }
+        })();
+        await Promise.all([appender, remover]);
+        const left = await store.readOutbox(room, 1_000);
+        const payloads = left.map((e) => JSON.parse(e.payload).id as string);
+        assert.deepEqual(payloads, [...payloads].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), "still in append order");
+        assert.deepEqual(await store.pendingOutboxes(10), left.length > 0 ? [room] : []);
+      });
+
+      it("leases an outbox to one owner, renews it for that owner, frees it on release or expiry", async () => {
+        const room = `cc-${randomUUID()}`;
+        const owners = Array.from({ length: 8 }, (_, i) => `owner-${i}`);
+        const won = await Promise.all(owners.map((o) => store.leaseOutbox(room, o, 200)));
+        assert.equal(won.filter(Boolean).length, 1, "one owner wins");
+        const holder = owners[won.indexOf(true)];
+        const other = owners.find((o) => o !== holder)!;
+        assert.equal(await store.leaseOutbox(room, other, 200), false);
+        assert.equal(await store.leaseOutbox(`cc-${randomUUID()}`, other, 200), true, "leases are per room");
+
+        await new Promise((r) => setTimeout(r, 120));
+        assert.equal(await store.leaseOutbox(room, holder, 200), true, "the holder renews");
+        await new Promise((r) => setTimeout(r, 120));
+        assert.equal(await store.leaseOutbox(room, other, 200), false, "renewed: still held 240 ms after the first grant");
+
+        await store.releaseOutbox(room, other);
+        assert.equal(await store.leaseOutbox(room, other, 200), false, "only the holder releases");
+        await store.releaseOutbox(room, holder);
+        assert.equal(await store.leaseOutbox(room, other, 150), true, "released: free at once");
+
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(await store.leaseOutbox(room, holder, 150), true, "expired: free again");
+      });
+    });
+
     describe("leases and team queues", () => {
       it("grants a lease to one caller until it expires", async () => {
         const name = `lease-${randomUUID()}`;

@@ -1,6 +1,6 @@
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
 /** Deep copy, so callers can never mutate what the store holds (as with Redis). */
@@ -168,6 +168,47 @@ export class MemoryStore implements RoomStore {
     if ((this.leases.get(name) ?? 0) > now) { return false; }
     this.leases.set(name, now + ttlMs);
     return true;
+  }
+
+  // --- webhook outbox ------------------------------------------------------------
+
+  private outboxes = new Map<string, OutboxEntry[]>();
+  private outboxSeq = 0;
+  private outboxLeases = new Map<string, { owner: string; until: number }>();
+
+  async appendOutbox(roomId: string, payloads: string[]) {
+    if (payloads.length === 0) { return; }
+    let list = this.outboxes.get(roomId);
+    if (!list) { this.outboxes.set(roomId, list = []); }
+    for (const payload of payloads) { list.push({ id: String(++this.outboxSeq), payload }); }
+  }
+
+  async readOutbox(roomId: string, limit: number) {
+    return copy((this.outboxes.get(roomId) ?? []).slice(0, Math.max(0, limit)));
+  }
+
+  async removeOutbox(roomId: string, entryIds: string[]) {
+    const list = this.outboxes.get(roomId);
+    if (!list) { return; }
+    const remove = new Set(entryIds);
+    const left = list.filter((e) => !remove.has(e.id));
+    if (left.length === 0) { this.outboxes.delete(roomId); } else { this.outboxes.set(roomId, left); }
+  }
+
+  async pendingOutboxes(limit: number) {
+    return [...this.outboxes.keys()].slice(0, Math.max(0, limit));
+  }
+
+  async leaseOutbox(roomId: string, owner: string, ttlMs: number) {
+    const now = Date.now();
+    const held = this.outboxLeases.get(roomId);
+    if (held && held.until > now && held.owner !== owner) { return false; }
+    this.outboxLeases.set(roomId, { owner, until: now + ttlMs });
+    return true;
+  }
+
+  async releaseOutbox(roomId: string, owner: string) {
+    if (this.outboxLeases.get(roomId)?.owner === owner) { this.outboxLeases.delete(roomId); }
   }
 
   async close() { /* nothing to release */ }

@@ -1,7 +1,7 @@
 import Redis from "ioredis";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
 /*
@@ -15,10 +15,17 @@ import type {
  *   P past:{R}            zset    ended conversation ids scored by startedAt
  *   P idem:{R}            hash    "<senderId>\0<id>" -> "<seq>:<conversationId>"
  *   P idle                zset    member roomId, score idle deadline (ms)
+ *   P outbox:{R}          stream  the room's webhook outbox, field e (the event JSON), oldest first
+ *   P outboxes            set     room ids whose outbox may hold entries
+ *   P outbox-lease:{R}    string  the owner id of the dispatcher draining the outbox (PX ttl)
  *
  * The idle zset is global (it is scanned across rooms), so it lives in its own slot
  * and endConversation clears the room's deadline with a second command after its
  * script (a crash in between leaves a stale deadline; the actor re-checks anyway).
+ * Likewise the outboxes set: appendOutbox writes stream and set in one MULTI, and
+ * removeOutbox takes an emptied room out of the set, then checks the stream again
+ * and puts it back if an append came in between, so a room with entries is never
+ * missing from the set for longer than that check.
  */
 
 /** Throws a Redis error unless the room hash exists. */
@@ -148,6 +155,34 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt') or '0')
 if tonumber(ARGV[5]) > last then redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[5]) end
 return { 'new', seq }`,
   },
+
+  // KEYS: outbox   ARGV: entry id, ...   returns the entries left (an emptied stream is deleted)
+  ccOutboxRemove: {
+    numberOfKeys: 1,
+    lua: `
+if #ARGV > 0 then redis.call('XDEL', KEYS[1], unpack(ARGV)) end
+local left = redis.call('XLEN', KEYS[1])
+if left == 0 then redis.call('DEL', KEYS[1]) end
+return left`,
+  },
+
+  // KEYS: lease   ARGV: owner, ttlMs   returns 1 when owner holds the lease now
+  ccOutboxLease: {
+    numberOfKeys: 1,
+    lua: `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`,
+  },
+
+  // KEYS: lease   ARGV: owner
+  ccOutboxRelease: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`,
+  },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -270,6 +305,9 @@ export class RedisStore implements RoomStore {
   private pastKey(roomId: string) { return `${this.prefix}past:{${roomId}}`; }
   private idemKey(roomId: string) { return `${this.prefix}idem:{${roomId}}`; }
   private idleKey() { return `${this.prefix}idle`; }
+  private outboxKey(roomId: string) { return `${this.prefix}outbox:{${roomId}}`; }
+  private outboxesKey() { return `${this.prefix}outboxes`; }
+  private outboxLeaseKey(roomId: string) { return `${this.prefix}outbox-lease:{${roomId}}`; }
 
   private run<T>(name: ScriptName, ...args: (string | number)[]): Promise<T> {
     return (this.redis as any)[name](...args);
@@ -419,6 +457,46 @@ export class RedisStore implements RoomStore {
 
   async claim(name: string, ttlMs: number) {
     return (await this.redis.set(`${this.prefix}lease:${name}`, "1", "PX", ttlMs, "NX")) === "OK";
+  }
+
+  // --- webhook outbox -------------------------------------------------------------
+
+  async appendOutbox(roomId: string, payloads: string[]) {
+    if (payloads.length === 0) { return; }
+    const tx = this.redis.multi();
+    for (const payload of payloads) { tx.xadd(this.outboxKey(roomId), "*", "e", payload); }
+    tx.sadd(this.outboxesKey(), roomId);
+    const results = await tx.exec();
+    if (!results) { throw new Error(`outbox append of room ${roomId} was aborted`); }
+    for (const [err] of results) { if (err) { throw err; } }
+  }
+
+  async readOutbox(roomId: string, limit: number): Promise<OutboxEntry[]> {
+    if (!(limit > 0)) { return []; }
+    const entries = await this.redis.xrange(this.outboxKey(roomId), "-", "+", "COUNT", Math.floor(limit)) as StreamEntry[];
+    return entries.map(([id, fields]) => ({ id, payload: toObject(fields).e }));
+  }
+
+  async removeOutbox(roomId: string, entryIds: string[]) {
+    const left = await this.run<number>("ccOutboxRemove", this.outboxKey(roomId), ...entryIds);
+    if (left > 0) { return; }
+    await this.redis.srem(this.outboxesKey(), roomId);
+    // an append between the script and the SREM put the room in the set before the
+    // SREM took it out again: look once more (appends write stream and set at once)
+    if (await this.redis.xlen(this.outboxKey(roomId)) > 0) { await this.redis.sadd(this.outboxesKey(), roomId); }
+  }
+
+  async pendingOutboxes(limit: number) {
+    if (!(limit > 0)) { return []; }
+    return this.redis.srandmember(this.outboxesKey(), Math.floor(limit));
+  }
+
+  async leaseOutbox(roomId: string, owner: string, ttlMs: number) {
+    return (await this.run<number>("ccOutboxLease", this.outboxLeaseKey(roomId), owner, Math.max(1, Math.ceil(ttlMs)))) === 1;
+  }
+
+  async releaseOutbox(roomId: string, owner: string) {
+    await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
   async close() {

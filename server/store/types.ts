@@ -118,6 +118,14 @@ export interface PageQuery {
   limit: number;
 }
 
+/** One event waiting in a room's webhook outbox (server/webhooks.ts). */
+export interface OutboxEntry {
+  /** the store's id of the entry: entries of one outbox are read in append order */
+  id: string;
+  /** the serialised event, delivered byte for byte */
+  payload: string;
+}
+
 export interface RoomStore {
   getRoom(roomId: string): Promise<RoomRecord | null>;
   /** Writes the record only if no room with that id exists; returns the stored one. */
@@ -157,6 +165,30 @@ export interface RoomStore {
    * Redis. The sweeper claims a room's overdue deadline with it.
    */
   claim(name: string, ttlMs: number): Promise<boolean>;
+
+  // --- webhook outbox (server/webhooks.ts) -----------------------------------
+  /**
+   * Appends serialised events to the end of the room's webhook outbox, in the given
+   * order, all or none, and lists the room in `pendingOutboxes`.
+   */
+  appendOutbox(roomId: string, payloads: string[]): Promise<void>;
+  /** The oldest `limit` entries of the room's outbox, oldest first. */
+  readOutbox(roomId: string, limit: number): Promise<OutboxEntry[]>;
+  /**
+   * Removes entries by id (delivered or given up); unknown ids are ignored. When the
+   * outbox is then empty the room leaves `pendingOutboxes` (also with no ids).
+   */
+  removeOutbox(roomId: string, entryIds: string[]): Promise<void>;
+  /** Up to `limit` rooms whose outbox may hold entries, in no particular order. */
+  pendingOutboxes(limit: number): Promise<string[]>;
+  /**
+   * The lease on a room's outbox: true when `owner` now holds it for `ttlMs` (it was
+   * free, expired, or already `owner`'s: then it is renewed), false when another
+   * owner holds it. Cluster-wide on Redis.
+   */
+  leaseOutbox(roomId: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Frees the lease if `owner` holds it. */
+  releaseOutbox(roomId: string, owner: string): Promise<void>;
 
   /** A team's pending conversation requests, written whole by the team room's actor. */
   saveQueue(teamId: string, requests: QueuedRequest[]): Promise<void>;
