@@ -478,7 +478,9 @@ export class RedisStore implements RoomStore {
   }
 
   async removeOutbox(roomId: string, entryIds: string[]) {
-    const left = await this.run<number>("ccOutboxRemove", this.outboxKey(roomId), ...entryIds);
+    // an id that is no stream id cannot be in the outbox (XDEL would refuse it)
+    const ids = entryIds.filter((id) => /^\d+-\d+$/.test(id));
+    const left = await this.run<number>("ccOutboxRemove", this.outboxKey(roomId), ...ids);
     if (left > 0) { return; }
     await this.redis.srem(this.outboxesKey(), roomId);
     // an append between the script and the SREM put the room in the set before the
