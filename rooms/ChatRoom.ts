@@ -4,6 +4,7 @@ import { StateView } from "@colyseus/schema";
 import {
   ChannelSessionState, ChatState, ConversationState, MessageState, ParticipantState,
 } from "../schema/ChatState";
+import { mayJoinAnother } from "../server/agentRooms";
 import { AuthError, type Identity } from "../server/auth";
 import { getServices } from "../server/context";
 import { RequestError } from "../server/errors";
@@ -42,14 +43,13 @@ const STAFF_ROLES = new Set(["agent", "supervisor", "bot"]);
  * created. Colyseus calls a static onAuth unbound, so each room kind passes its name.
  */
 export async function authenticate(roomName: RoomKind, token: string, options: any): Promise<Identity> {
-  const { verifier, store, config } = getServices();
+  const { verifier, store, config, agentRooms } = getServices();
   const identity = await verifier.verify(token);
   if (options === null || typeof options !== "object" || Array.isArray(options)) { throw new AuthError("invalid_options", "join options must be an object"); }
   joinLimiter ??= new KeyedRateLimiter(config.joinsPerSecond, config.joinsPerSecond * 2);
   if (!joinLimiter.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
   const resolved = await resolveJoin(roomName, identity, options, store);
-  const rooms = agentRooms.get(identity.sub);
-  if (identity.role === "agent" && roomName !== "team" && rooms && rooms.size >= config.maxRoomsPerAgent && !rooms.has(resolved.roomId)) {
+  if (identity.role === "agent" && roomName !== "team" && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
     throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
   }
   // `roomId` is reserved by the matchmaker, so the room definitions filter on `roomKey`
@@ -58,9 +58,8 @@ export async function authenticate(roomName: RoomKind, token: string, options: a
   return identity;
 }
 
-/** Joins per second per user; customer rooms each agent is in (this process). */
+/** Joins per second per user (this process); customer rooms per agent: server/agentRooms.ts. */
 let joinLimiter: KeyedRateLimiter | undefined;
-const agentRooms = new Map<string, Set<string>>();
 
 /** Join options under which an actor starts for a room without a client (the sweeper). */
 export function resumeOptions(roomId: string, kind: RoomKind, create: RoomRecord | null = null) {
@@ -182,9 +181,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.connections.set(identity.sub, (this.connections.get(identity.sub) ?? 0) + 1);
     metrics.connections.inc();
     if (identity.role === "agent" && this.kind !== "team") {
-      let rooms = agentRooms.get(identity.sub);
-      if (!rooms) { agentRooms.set(identity.sub, rooms = new Set()); }
-      rooms.add(this.roomId);
+      await this.services.agentRooms.add(identity.sub, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not count the agent's room"));
     }
 
     await this.serial(async () => {
@@ -221,10 +218,8 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     metrics.connections.dec();
     const remaining = (this.connections.get(userId) ?? 1) - 1;
     if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
-    if (remaining === 0) {
-      const rooms = agentRooms.get(userId);
-      rooms?.delete(this.roomId);
-      if (rooms?.size === 0) { agentRooms.delete(userId); }
+    if (remaining === 0 && who(client).role === "agent" && this.kind !== "team") {
+      this.services.agentRooms.remove(userId, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not uncount the agent's room"));
     }
 
     await this.serial(async () => {

@@ -2,6 +2,7 @@ import type { AuthContext } from "@colyseus/core";
 import { AgentState, LiveConversationState, RequestState, TeamState } from "../schema/TeamState";
 import { RequestError } from "../server/errors";
 import { logger } from "../server/logger";
+import { acceptRefusal } from "../server/permissions";
 import type { Payload } from "../server/requests";
 import type { QueuedRequest } from "../server/store/types";
 import { authenticate, ChatRoom, who, type ChatClient } from "./ChatRoom";
@@ -134,8 +135,8 @@ export class TeamRoom extends ChatRoom {
       throw new RequestError(winner ? "already_accepted" : "unknown_request_id",
         winner ? `request already accepted by ${winner === identity.sub ? "you" : winner}` : "no such request in this team's queue");
     }
-    if (request.targetUserId && request.targetUserId !== identity.sub) { throw new RequestError("forbidden", `request is for ${request.targetUserId}`); }
-    if (request.forBot && identity.role !== "bot" && !request.escalated) { throw new RequestError("forbidden", "the team's bot takes this request first"); }
+    const refusal = acceptRefusal(identity, request);
+    if (refusal) { throw new RequestError("forbidden", refusal); }
     const agent = this.state.agents.get(identity.sub);
     if (identity.role === "agent" && agent && agent.activeConversations >= agent.maxConversations) {
       throw new RequestError("at_capacity", `already in ${agent.activeConversations} conversations (max ${agent.maxConversations})`);

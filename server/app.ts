@@ -14,6 +14,7 @@ import { registry } from "./metrics";
 import { IdleSweeper } from "./sweeper";
 import { mountWeb } from "./web";
 import { mountAppApi } from "./appApi";
+import { createAgentRooms } from "./agentRooms";
 import { createWebhooks } from "./webhooks";
 import { MemoryStore } from "./store/memory";
 import { RedisStore } from "./store/redis";
@@ -55,7 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
 
   const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks.ts
-  installServices({ config, store, verifier: new TokenVerifier(config.authSecret), webhooks });
+  installServices({ config, store, verifier: new TokenVerifier(config.authSecret), webhooks, agentRooms: createAgentRooms(redis) });
 
   const server = new Server({
     greet: false,

@@ -5,7 +5,7 @@ import type { Config } from "./config";
 import { getServices } from "./context";
 import { RequestError } from "./errors";
 import { logger } from "./logger";
-import { TokenBucket } from "./rateLimit";
+import { KeyedRateLimiter } from "./rateLimit";
 import { checkText, parseRequest } from "./requests";
 import type { RoomRecord } from "./store/types";
 
@@ -17,6 +17,7 @@ import type { RoomRecord } from "./store/types";
  * delivered to connected clients like any other.
  */
 const ROOM_ID = /^(cc|pr)-[A-Za-z0-9_-]{1,64}$/;
+const TEAM_ROOM_ID = /^team-[A-Za-z0-9_-]{1,64}$/;
 const STATUS: Record<string, number> = {
   invalid_payload: 400, text_too_long: 400, payload_too_large: 413, auth_missing: 401, auth_invalid: 401,
   auth_expired: 401, forbidden: 403, room_not_found: 404, unknown_conversation: 404, rate_limited: 429,
@@ -24,7 +25,7 @@ const STATUS: Record<string, number> = {
 };
 
 export function mountAppApi(app: express.Application, config: Config) {
-  const buckets = new Map<string, TokenBucket>();
+  const limiter = new KeyedRateLimiter(config.appRequestsPerSecond, config.appRequestsPerSecond * 2);
   const router = express.Router();
   router.use(express.json({ limit: config.maxRequestBytes }));
 
@@ -35,11 +36,10 @@ export function mountAppApi(app: express.Application, config: Config) {
         const header = req.headers.authorization ?? "";
         const identity = await verifier.verify(header.startsWith("Bearer ") ? header.slice(7) : undefined);
         if (identity.role !== "app") { throw new AuthError("forbidden", "the HTTP API is for applications (role app)"); }
-        let bucket = buckets.get(identity.sub);
-        if (!bucket) { buckets.set(identity.sub, bucket = new TokenBucket(config.appRequestsPerSecond, config.appRequestsPerSecond * 2)); }
-        if (!bucket.take()) { throw new RequestError("rate_limited", `more than ${config.appRequestsPerSecond} requests per second`); }
+        if (!limiter.take(identity.sub)) { throw new RequestError("rate_limited", `more than ${config.appRequestsPerSecond} requests per second`); }
         const roomId = String(req.params.roomId);
-        if (!ROOM_ID.test(roomId)) { throw new RequestError("invalid_payload", "roomId must be cc-<id> or pr-<id>: apps use customer rooms only"); }
+        if (TEAM_ROOM_ID.test(roomId)) { throw new RequestError("forbidden", "apps use customer rooms only, not team rooms"); }
+        if (!ROOM_ID.test(roomId)) { throw new RequestError("invalid_payload", "roomId must be cc-<id> or pr-<id>"); }
         const room = await store.getRoom(roomId);
         if (!room) { throw new AuthError("room_not_found", `no room ${roomId}`); }
         res.json(await fn(req, identity, room));
@@ -63,7 +63,12 @@ export function mountAppApi(app: express.Application, config: Config) {
     const payload = parseRequest("send", req.body);
     if (payload.kind === "note") { throw new RequestError("forbidden", "apps post text, not notes"); }
     checkText(payload.text, config.maxTextCodePoints);
-    return callRoom(room.roomId, room.kind, "postFromApp", [identity, { id: payload.id, text: payload.text }]);
+    return callRoom(room.roomId, room.kind, "postFromApp", [identity, { id: payload.id, text: payload.text }]).catch((e: any) => {
+      // the actor's own refusals ({ code }) are final; anything else: the room was unreachable
+      if (typeof e?.code === "string") { throw e; }
+      logger.warn({ roomId: room.roomId, err: e?.message }, "app post: room unreachable");
+      throw new RequestError("unavailable", "the room is unreachable, retry with the same id");
+    });
   }));
 
   router.get("/rooms/:roomId/conversations", handle(async (req, _identity, room) => {

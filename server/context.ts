@@ -1,3 +1,4 @@
+import type { AgentRooms } from "./agentRooms";
 import type { Config } from "./config";
 import type { TokenVerifier } from "./auth";
 import type { RoomStore } from "./store/types";
@@ -12,6 +13,8 @@ export interface RoomServices {
   store: RoomStore;
   verifier: TokenVerifier;
   webhooks: Webhooks;
+  /** customer rooms per agent, for MAX_ROOMS_PER_AGENT (memory, or Redis on a Redis node) */
+  agentRooms: AgentRooms;
 }
 
 let services: RoomServices | undefined;

@@ -14,7 +14,6 @@ export type ErrorCode =
   | "already_accepted"
   | "unknown_request_id"
   | "at_capacity"
-  | "payload_too_large"
   | "unavailable"
   | "internal";
 

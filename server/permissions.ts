@@ -139,6 +139,20 @@ export function may(identity: Identity, action: Action): boolean {
   }
 }
 
+/**
+ * The `accept` row: who may take a request from a team's queue. A request named for
+ * someone is theirs alone; bots take the requests for bots (or named to them); a
+ * bot's request goes to others only once it escalated. The team room adds each
+ * agent's maximum of conversations (`at_capacity`). Returns the refusal, or null.
+ */
+export function acceptRefusal(identity: Identity, request: { targetUserId: string; forBot: boolean; escalated: boolean }): string | null {
+  if (!STAFF.has(identity.role) && identity.role !== "bot") { return "only agents, supervisors and bots accept requests"; }
+  if (request.targetUserId && request.targetUserId !== identity.sub) { return `request is for ${request.targetUserId}`; }
+  if (identity.role === "bot" && !request.forBot && !request.targetUserId) { return "bots take the requests for bots"; }
+  if (request.forBot && identity.role !== "bot" && !request.escalated) { return "the team's bot takes this request first"; }
+  return null;
+}
+
 /** Who sees agent notes in state and history. */
 export function seesNotes(identity: Identity): boolean {
   return STAFF.has(identity.role);

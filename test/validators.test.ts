@@ -17,8 +17,21 @@ const KEYS = ["id", "text", "kind", "seq", "typing", "conversationId", "before",
 const STRINGS = ["", "a", "m-1", "../etc/passwd", "a/b", "x".repeat(70), "note", "text", "available", "héllo", "\u0000\u0007bell",
   "\uD800", "\uDFFF lone", "😀".repeat(3), "req-00000000-0000-0000-0000-000000000000", "conv-1", " ", "\n\t"];
 
+/** Values msgpack can deliver besides JSON's: bin, timestamps, 64-bit integers, null-prototype maps. */
+function exotic(r: () => number): unknown {
+  switch (Math.floor(r() * 6)) {
+    case 0: return new Uint8Array([0xed, 0xa0, 0x80]);
+    case 1: return new Date(Math.floor(r() * 2e12));
+    case 2: return BigInt(Math.floor(r() * 1e6)) * 10_000_000_000_000n;
+    case 3: return Object.assign(Object.create(null), { id: "nullproto", text: "x", seq: 1, typing: true });
+    case 4: return "x".repeat(Math.floor(r() * 70_000));
+    default: return JSON.parse('{"__proto__":{"polluted":true},"id":"p","text":"t","seq":3}');
+  }
+}
+
 function value(r: () => number, depth = 0): unknown {
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  if (r() < 0.05) { return exotic(r); }
   switch (Math.floor(r() * (depth > 3 ? 6 : 8))) {
     case 0: return pick(STRINGS);
     case 1: return Math.floor(r() * 400) - 100;
@@ -85,6 +98,35 @@ describe("request validators: property test over random payloads", () => {
     }
     assert.equal(normaliseText("a\u0000b\u0007c\nd\te"), "abc\nd\te");
     assert.equal(normaliseText("e\u0301"), "é");
+  });
+
+  it("checkText over random texts: answers the stored text or a RequestError, and what it stores is clean, NFC, bounded and stable", () => {
+    const pieces = ["a", "é", "e\u0301", "😀", "\uD800", "\uDFFF", "\u0000", "\u0007", "\u009F", "\u200B", "\u202E", " ", "\n", "\t", "ﬁ", "Å", "A\u030A", "\uFEFF"];
+    let stored = 0;
+    for (let seed = 1; seed <= 10_000; seed++) {
+      const r = rng(seed);
+      const raw = Array.from({ length: Math.floor(r() * 30) }, () => r() < 0.7
+        ? pieces[Math.floor(r() * pieces.length)]
+        : String.fromCharCode(Math.floor(r() * 0x10000))).join("");
+      const max = 1 + Math.floor(r() * 20);
+      let text: string;
+      try {
+        text = checkText(raw, max);
+      } catch (e) {
+        assert.ok(e instanceof RequestError, `seed ${seed}: threw ${e}`);
+        assert.ok(["invalid_payload", "text_too_long"].includes(e.code), `seed ${seed}: ${e.code}`);
+        if (e.code === "text_too_long") { assert.ok(codePoints(normaliseText(raw)) > max, `seed ${seed}`); }
+        else { assert.equal(normaliseText(raw).trim(), "", `seed ${seed}`); }
+        continue;
+      }
+      stored++;
+      assert.doesNotMatch(text, CONTROL, `seed ${seed}`);
+      assert.doesNotMatch(text, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/, `seed ${seed}: lone surrogate`);
+      assert.equal(text, text.normalize("NFC"), `seed ${seed}: not NFC`);
+      assert.ok(codePoints(text) <= max && text.trim().length > 0, `seed ${seed}`);
+      assert.equal(checkText(text, max), text, `seed ${seed}: not stable`);
+    }
+    assert.ok(stored > 1_000 && stored < 10_000, `both outcomes reached (${stored} stored)`);
   });
 
   it("checkText counts code points, not UTF-16 units, and rejects empty and long texts with stable codes", () => {
