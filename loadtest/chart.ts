@@ -1,6 +1,8 @@
 /**
- * A hand-written SVG: delivery latency (p50, p99 per 2 s interval) and delivered
- * messages per second over time, one colour per target of the invocation.
+ * A hand-written SVG: delivery latency (p50, p99 per 2 s interval), delivered
+ * messages per second, CPU of the server and of the load generator, and the
+ * generator's own event-loop delay (when it stalls, the latencies it records are its
+ * own), over time, one colour per target of the invocation.
  */
 import type { TargetResult } from "./index";
 
@@ -57,11 +59,20 @@ export function renderChart(title: string, runs: TargetResult[], limitMs: number
   const throughput = panel("Delivered messages per second", 30 + h + 20, width, h, runs, (r) => [
     { label: "delivered/s", dash: "", pts: r.series.map((p) => [p.t, p.deliveredPerSec]) },
   ], "");
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${2 * h + 70}" font-family="sans-serif">
+  const cpu = panel("CPU, % of one core (server solid, load generator dashed)", 30 + 2 * (h + 20), width, h, runs, (r) => [
+    { label: "server", dash: "", pts: r.series.map((p) => [p.t, p.serverCpuPct]) },
+    { label: "generator", dash: "4 3", pts: r.series.map((p) => [p.t, p.genCpuPct]) },
+  ], "%");
+  const genLoop = panel("Load generator's event-loop delay p99 (worst worker)", 30 + 3 * (h + 20), width, h, runs, (r) => [
+    { label: "generator loop p99", dash: "", pts: r.series.map((p) => [p.t, p.genLoopP99Ms ?? 0]) },
+  ], " ms");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${4 * h + 110}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="20" font-size="15" text-anchor="middle">${esc(title)}</text>
 ${latency}
 ${throughput}
+${cpu}
+${genLoop}
 </svg>
 `;
 }

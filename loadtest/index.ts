@@ -18,7 +18,7 @@ import { renderChart } from "./chart";
 import { Hist, round, type HistSummary } from "./hist";
 import { machineInfo, ProcSampler } from "./procstat";
 import { parseArgs, type Options } from "./scenarios";
-import { external, ROOT, startChat, startPm2, startRelay, type Target } from "./targets";
+import { external, pin, redisPid, ROOT, startChat, startPm2, startRelay, unpin, type Target } from "./targets";
 import { zeroCounters, type Counters, type MainToWorker, type StatsDelta, type VerifyResult, type WorkerConfig, type WorkerToMain } from "./types";
 
 export const RESULTS_DIR = path.join(ROOT, "loadtest", "results");
@@ -37,6 +37,9 @@ export interface SeriesPoint {
   serverCpuPct: number;
   serverRssMB: number;
   genCpuPct: number;
+  /** the workers' RSS, summed; their event-loop delay p99 (the worst worker) */
+  genRssMB: number;
+  genLoopP99Ms: number;
   eventLoopP99Ms: number | null;
 }
 
@@ -50,11 +53,11 @@ export interface TargetResult {
   totals: Counters;
   errors: Record<string, number>;
   /** whole run; `*Window`: from the first time the target concurrency was reached */
-  latencyMs: { delivery: HistSummary; ack: HistSummary; join: HistSummary; agentJoin: HistSummary; deliveryWindow: HistSummary; ackWindow: HistSummary };
+  latencyMs: { delivery: HistSummary; ack: HistSummary; join: HistSummary; agentJoin: HistSummary; deliveryWindow: HistSummary; ackWindow: HistSummary; intervalP99Median: number };
   /** over the measurement window (after the ramp-up to the target) */
   throughput: { deliveredPerSec: number; sentPerSec: number; windowS: number };
   server: { pids: number[]; cpuAvgPct: number; cpuMaxPct: number; rssStartMB: number; rssMaxMB: number; peakConns: number; memPerClientKB: number | null; eventLoopP99MaxMs: number | null };
-  generator: { workers: number; cpuAvgPct: number; cpuMaxPct: number };
+  generator: { workers: number; cpuAvgPct: number; cpuMaxPct: number; rssMaxMB: number; loopP99MedianMs: number; loopP99MaxMs: number };
   /** server CPU-seconds per 1,000 delivered messages */
   cpuMsPerKMsg: number | null;
   verify: VerifyResult | null;
@@ -144,6 +147,7 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
       idleWaitMs: o.idleMs + 15_000, dropPerMin: target.kind === "chat" ? o.dropPerMin : 0, agents: o.agents,
       sendsPerConversation: o.sendsPerConversation, verify: doVerify, statsEveryMs: 1_000,
     };
+    if (o.generatorCpus) { await pin([child.pid!], o.generatorCpus); }
     child.send({ type: "start", config } satisfies MainToWorker);
   }
   const setTarget = (n: number) => {
@@ -177,13 +181,16 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
       if (eventLoop !== null) { eventLoopMax = Math.max(eventLoopMax ?? 0, eventLoop); }
     }
     const g = [...gauges.values()];
+    const genRss = workers.reduce((s, w) => s + sampler.sample(w.pid!).rssMB, 0);
     const p: SeriesPoint = {
       t: round((now - t0) / 1000, 1),
       deliveredPerSec: round(interval.counters.delivered / sec, 1),
       sentPerSec: round(interval.counters.sent / sec, 1),
       p50: round(interval.delivery.quantile(0.5)), p99: round(interval.delivery.quantile(0.99)), ackP99: round(interval.ack.quantile(0.99)),
       conversations: g.reduce((s, x) => s + x.conversations, 0), conns: g.reduce((s, x) => s + x.conns, 0),
-      serverCpuPct: round(cpu, 1), serverRssMB: round(rss, 1), genCpuPct: round(genPct, 1), eventLoopP99Ms: eventLoop === null ? null : round(eventLoop),
+      serverCpuPct: round(cpu, 1), serverRssMB: round(rss, 1), genCpuPct: round(genPct, 1),
+      genRssMB: round(genRss, 1), genLoopP99Ms: round(Math.max(0, ...g.map((x) => x.loopP99Ms || 0))),
+      eventLoopP99Ms: eventLoop === null ? null : round(eventLoop),
     };
     series.push(p);
     if (!inWindow && p.conversations >= 0.95 * (isRamp ? currentTarget : o.conversations)) { inWindow = true; }
@@ -191,7 +198,7 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
     if (now - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = now;
       const errs = Object.values(errors).reduce((s, n) => s + n, 0);
-      log(o, `[${target.name} ${String(Math.round(p.t)).padStart(4)}s] conv ${p.conversations}/${currentTarget} conns ${p.conns} | sent ${p.sentPerSec}/s deliv ${p.deliveredPerSec}/s | e2e p50 ${p.p50} p99 ${p.p99} ms | ack p99 ${p.ackP99} | joins ${totals.joins} errors ${errs} drops ${totals.drops} | srv cpu ${p.serverCpuPct}% rss ${p.serverRssMB}MB${p.eventLoopP99Ms !== null ? ` loop p99 ${p.eventLoopP99Ms}ms` : ""} | gen cpu ${p.genCpuPct}%`);
+      log(o, `[${target.name} ${String(Math.round(p.t)).padStart(4)}s] conv ${p.conversations}/${currentTarget} conns ${p.conns} | sent ${p.sentPerSec}/s deliv ${p.deliveredPerSec}/s | e2e p50 ${p.p50} p99 ${p.p99} ms | ack p99 ${p.ackP99} | joins ${totals.joins} errors ${errs} drops ${totals.drops} | srv cpu ${p.serverCpuPct}% rss ${p.serverRssMB}MB${p.eventLoopP99Ms !== null ? ` loop p99 ${p.eventLoopP99Ms}ms` : ""} | gen cpu ${p.genCpuPct}% rss ${Math.round(p.genRssMB)}MB loop p99 ${p.genLoopP99Ms}ms`);
     }
     return p;
   };
@@ -281,7 +288,7 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
   const result: TargetResult = {
     target: target.name, kind: target.kind, urls: target.urls, durationS: round(durationActual, 1),
     totals, errors,
-    latencyMs: { delivery: hists.delivery.summary(), ack: hists.ack.summary(), join: hists.join.summary(), agentJoin: hists.agentJoin.summary(), deliveryWindow: windowHist.delivery.summary(), ackWindow: windowHist.ack.summary() },
+    latencyMs: { delivery: hists.delivery.summary(), ack: hists.ack.summary(), join: hists.join.summary(), agentJoin: hists.agentJoin.summary(), deliveryWindow: windowHist.delivery.summary(), ackWindow: windowHist.ack.summary(), intervalP99Median: round(median(w.map((p) => p.p99)) ?? 0) },
     throughput: { deliveredPerSec: round(deliveredPerSec, 1), sentPerSec: round(avg(w.map((p) => p.sentPerSec)), 1), windowS: round(w.length * SERIES_EVERY_MS / 1000) },
     server: {
       pids: target.pids(), cpuAvgPct: round(cpuAvg, 1), cpuMaxPct: round(Math.max(0, ...series.map((p) => p.serverCpuPct)), 1),
@@ -289,7 +296,11 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
       memPerClientKB: peak.conns > 0 && rssStartMB > 0 ? round(((peak.serverRssMB - rssStartMB) * 1024) / peak.conns, 1) : null,
       eventLoopP99MaxMs: eventLoopMax === null ? null : round(eventLoopMax),
     },
-    generator: { workers: o.workers, cpuAvgPct: round(avg(w.map((p) => p.genCpuPct)), 1), cpuMaxPct: round(Math.max(0, ...series.map((p) => p.genCpuPct)), 1) },
+    generator: {
+      workers: o.workers, cpuAvgPct: round(avg(w.map((p) => p.genCpuPct)), 1), cpuMaxPct: round(Math.max(0, ...series.map((p) => p.genCpuPct)), 1),
+      rssMaxMB: round(Math.max(0, ...series.map((p) => p.genRssMB)), 1),
+      loopP99MedianMs: round(median(w.map((p) => p.genLoopP99Ms)) ?? 0), loopP99MaxMs: round(Math.max(0, ...w.map((p) => p.genLoopP99Ms))),
+    },
     cpuMsPerKMsg: deliveredPerSec > 0 && target.pids().length ? round((cpuAvg / 100) * 1000 / deliveredPerSec * 1000, 1) : null,
     verify,
     ...(ramp ? { ramp } : {}),
@@ -356,6 +367,8 @@ function summarise(repeats: TargetResult[][]) {
       deliveryP50: m((r) => r.latencyMs.delivery.p50), deliveryP95: m((r) => r.latencyMs.delivery.p95),
       deliveryP99: m((r) => r.latencyMs.delivery.p99), deliveryMax: m((r) => r.latencyMs.delivery.max),
       ackP50: m((r) => r.latencyMs.ack.p50), ackP99: m((r) => r.latencyMs.ack.p99),
+      intervalP99Median: m((r) => r.latencyMs.intervalP99Median),
+      genLoopP99MedianMs: m((r) => r.generator.loopP99MedianMs), genLoopP99MaxMs: m((r) => r.generator.loopP99MaxMs), genRssMaxMB: m((r) => r.generator.rssMaxMB),
       windowP50: m((r) => r.latencyMs.deliveryWindow.p50), windowP99: m((r) => r.latencyMs.deliveryWindow.p99), windowMax: m((r) => r.latencyMs.deliveryWindow.max),
       joinP50: m((r) => r.latencyMs.join.p50), joinP99: m((r) => r.latencyMs.join.p99), joinMax: m((r) => r.latencyMs.join.max),
       joinFailures: m((r) => r.totals.joinFailures), errors: m((r) => Object.values(r.errors).reduce((a, b) => a + b, 0)),
@@ -380,6 +393,7 @@ function ratios(summary: Invocation["summary"], main: string) {
     out[`throughputVs_${base}`] = div(s.deliveredPerSec, b.deliveredPerSec);
     out[`p99Vs_${base}`] = div(s.deliveryP99, b.deliveryP99);
     out[`windowP99Vs_${base}`] = div(s.windowP99, b.windowP99);
+    out[`intervalP99MedianVs_${base}`] = div(s.intervalP99Median, b.intervalP99Median);
     out[`cpuPerMsgVs_${base}`] = div(s.cpuMsPerKMsg, b.cpuMsPerKMsg);
     out[`joinP99Vs_${base}`] = div(s.joinP99, b.joinP99);
     if (s.rampMaxConversations != null) { out[`rampMaxConversationsVs_${base}`] = div(s.rampMaxConversations, b.rampMaxConversations); }
@@ -391,7 +405,7 @@ function ratios(summary: Invocation["summary"], main: string) {
 function printSummary(inv: Invocation) {
   console.log(`\n== ${inv.scenario}: medians over ${inv.repeats.length} run(s) ==`);
   const rows = Object.entries(inv.summary);
-  const cols = ["deliveredPerSec", "deliveryP50", "deliveryP99", "deliveryMax", "windowP99", "ackP99", "joinP99", "errors", "serverCpuAvgPct", "serverRssMaxMB", "memPerClientKB", "genCpuAvgPct", "cpuMsPerKMsg", "lost", "rampMaxConversations"];
+  const cols = ["deliveredPerSec", "deliveryP50", "deliveryP99", "deliveryMax", "windowP99", "intervalP99Median", "ackP99", "joinP99", "errors", "serverCpuAvgPct", "serverRssMaxMB", "memPerClientKB", "genCpuAvgPct", "genLoopP99MaxMs", "cpuMsPerKMsg", "lost", "rampMaxConversations"];
   console.log(["target".padEnd(16), ...cols.map((c) => c.padStart(Math.max(8, c.length)))].join(" "));
   for (const [name, s] of rows) {
     console.log([name.padEnd(16), ...cols.map((c) => String(s[c] ?? "-").padStart(Math.max(8, c.length)))].join(" "));
@@ -412,17 +426,24 @@ export async function main(argv: string[]): Promise<Invocation> {
   const profDir = `${base}-prof`;
   const secret = randomBytes(32).toString("hex");
   const repeats: TargetResult[][] = [];
+  if (o.generatorCpus) { await pin([process.pid], o.generatorCpus); }
   const order: ("main" | "ws-relay" | "colyseus-relay")[] = o.baselines ? ["main", "ws-relay", "colyseus-relay"] : ["main"];
   log(o, `loadtest ${o.scenario}: target ${o.target}, ${o.workers} workers, ${o.scenario === "ramp" ? `ramp ${o.start}+${o.step}/${o.stepSeconds}s` : `${o.conversations} conversations for ${o.durationS}s`}, message every ${o.intervalMs} ms per participant${o.baselines ? `, baselines ${o.scenario === "ramp" ? "ramped the same way" : `${o.baselineDurationS}s each`}` : ""}`);
   for (let rep = 0; rep < o.repeat; rep++) {
     const results: TargetResult[] = [];
     for (const which of order) {
       const target = await startTarget(o, which, secret, profDir);
+      let pinned = new Map<number, string>();
       try {
+        if (o.serverCpus) {
+          const redis = which === "main" && (o.target === "redis" || o.target === "pm2") ? await redisPid(o.redisUrl) : null;
+          pinned = await pin([...target.pids(), ...(redis ? [redis] : [])], o.serverCpus);
+        }
         log(o, `-- run ${rep + 1}/${o.repeat}: ${target.name} at ${target.urls.join(",")} (pids ${target.pids().join(",") || "unknown"})`);
         const duration = which === "main" ? o.durationS : o.baselineDurationS;
         results.push(await runTarget(o, target, duration, `${stamp.slice(11).replace(/-/g, "")}${rep}${which[0]}`.replace(/[^A-Za-z0-9]/g, "")));
       } finally {
+        await unpin(pinned);
         await target.stop();
         started.targets.delete(target);
       }

@@ -42,6 +42,9 @@ export interface Options {
   p99LimitMs: number;
   out: string;
   quiet: boolean;
+  /** taskset CPU lists ("1", "0-1"): the server processes, and the generator (main + workers) */
+  serverCpus: string;
+  generatorCpus: string;
 }
 
 const common = {
@@ -49,6 +52,7 @@ const common = {
   textBytes: 120, typingShare: 0.3, readReceipts: true, perAgent: 4, agents: true, sendsPerConversation: 0,
   baselines: true, baselineDurationS: 0, repeat: 1, cpuProf: false, logLevel: "warn",
   start: 200, step: 200, stepSeconds: 20, maxSteps: 15, p99LimitMs: 100, out: "", quiet: false,
+  serverCpus: "", generatorCpus: "",
 };
 
 export const scenarios: Record<ScenarioName, Omit<Options, "scenario"> & { about: string }> = {
@@ -102,8 +106,15 @@ options (defaults depend on the scenario):
   --repeat N                         run the whole sequence N times; the report gives medians
   --cpu-prof                         server under --cpu-prof (profiles in loadtest/results/)
   --start N --step N --step-seconds S --max-steps N --p99-limit-ms N   (ramp)
+  --server-cpus LIST                 pin the server processes (and Redis, for redis|pm2) to these CPUs (taskset, e.g. 1)
+  --generator-cpus LIST              pin the load generator (main process and workers) to these CPUs (e.g. 0)
   --out FILE                         result JSON path (default loadtest/results/<scenario>-<time>.json)
 `;
+
+function cpuList(flag: string, v: string | undefined): string {
+  if (!v || !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) { throw new Error(`${flag} needs a CPU list such as 1 or 0-1 or 0,2`); }
+  return v;
+}
 
 export function parseArgs(argv: string[]): Options {
   if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) { console.log(USAGE); process.exit(argv.length === 0 ? 1 : 0); }
@@ -152,6 +163,8 @@ export function parseArgs(argv: string[]): Options {
       case "--max-steps": o.maxSteps = num(flag, v()); break;
       case "--p99-limit-ms": o.p99LimitMs = num(flag, v()); break;
       case "--out": o.out = v(); break;
+      case "--server-cpus": o.serverCpus = cpuList(flag, v()); break;
+      case "--generator-cpus": o.generatorCpus = cpuList(flag, v()); break;
       case "--quiet": o.quiet = true; break;
       default: throw new Error(`unknown option ${flag}\n\n${USAGE}`);
     }

@@ -151,3 +151,31 @@ export function external(urls: string[], pids: number[]): Target {
   }
   return { name: "external", kind: "chat", urls, pids: () => pids, metricsUrls: urls.map((u) => `${u}/metrics`), stop: async () => {} };
 }
+
+/**
+ * Pins processes (all their threads) to a CPU list with taskset, so that the server
+ * and the load generator stop competing for the same cores (`--server-cpus`,
+ * `--generator-cpus`). Returns each pid's previous list, for `unpin`.
+ */
+export async function pin(pids: number[], cpus: string): Promise<Map<number, string>> {
+  const before = new Map<number, string>();
+  for (const pid of pids) {
+    const { stdout } = await run("taskset", ["-pc", String(pid)]);
+    before.set(pid, stdout.trim().split(/:\s*/).pop() ?? "");
+    await run("taskset", ["-a", "-pc", cpus, String(pid)]);
+  }
+  return before;
+}
+
+export async function unpin(before: Map<number, string>): Promise<void> {
+  for (const [pid, cpus] of before) { await run("taskset", ["-a", "-pc", cpus, String(pid)]).catch(() => {}); }
+}
+
+/** The pid of the Redis server behind a loopback URL (to pin it with the chat server). */
+export async function redisPid(url: string): Promise<number | null> {
+  const host = new URL(url).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host)) { return null; }
+  const { stdout } = await run("redis-cli", ["-u", url, "info", "server"]).catch(() => ({ stdout: "" }));
+  const pid = Number(/process_id:(\d+)/.exec(stdout)?.[1]);
+  return pid > 0 ? pid : null;
+}

@@ -5,6 +5,7 @@
  * Every loop is bounded: arrivals by the target, sends by the conversation's
  * life, retries by a count, waits by a deadline.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { signToken } from "../server/auth";
 import { errorCode, join, now, RETRYABLE, type Conn, type Delivered } from "./drivers";
 import { Hist } from "./hist";
@@ -28,7 +29,7 @@ let target = 0;
 let stopping = false;
 let convSeq = 0;
 const conversations = new Set<Conversation>();
-/** customerId -> message id -> acknowledged seq */
+/** customerId -> message id -> acknowledged seq (kept only with --verify: it grows with every message) */
 const acked = new Map<string, Map<string, number>>();
 const agents: { id: string; token: string; rooms: number }[] = [];
 let padding = "";
@@ -73,6 +74,8 @@ class Conversation {
   private endedReason: string | null = null;
   /** a message of this conversation was acknowledged: it is active on the server */
   private talked = false;
+  /** connections with a read receipt scheduled (per conversation, so it goes with it) */
+  private readPending = new Set<Conn>();
 
   constructor() {
     this.customerId = `c${cfg.tag}w${cfg.index}n${convSeq++}`;
@@ -144,10 +147,10 @@ class Conversation {
       if (catchupBefore && sentAt < catchupBefore) { counters.catchup++; continue; }
       hists.delivery.record(t - sentAt);
     }
-    if (cfg.readReceipts && this.phase === "talking" && !readPending.has(conn)) {
-      readPending.add(conn);
+    if (cfg.readReceipts && this.phase === "talking" && !this.readPending.has(conn)) {
+      this.readPending.add(conn);
       this.later(rand(300, 1500), () => {
-        readPending.delete(conn);
+        this.readPending.delete(conn);
         if (this.phase !== "talking" || !conn.isOpen()) { return; }
         conn.request("read", { seq: conn.lastSeq }).then(() => { counters.reads++; }, (e) => countError(`read:${errorCode(e)}`));
       });
@@ -184,9 +187,11 @@ class Conversation {
         hists.ack.record(now() - t0);
         counters.acked++;
         this.talked = true;
-        let room = acked.get(this.customerId);
-        if (!room) { room = new Map(); acked.set(this.customerId, room); }
-        room.set(id, seq);
+        if (cfg.verify) {
+          let room = acked.get(this.customerId);
+          if (!room) { room = new Map(); acked.set(this.customerId, room); }
+          room.set(id, seq);
+        }
         break;
       } catch (e) {
         const code = errorCode(e);
@@ -265,7 +270,13 @@ class Conversation {
   }
 }
 
-const readPending = new Set<Conn>();
+/**
+ * The generator's own event-loop delay: when it stalls, its clients read and send
+ * late and the latencies it records grow without the server being slow. Reported
+ * per interval so the report can tell the two apart.
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function gauges() {
   let conns = 0;
@@ -274,7 +285,9 @@ function gauges() {
     conns += c.openConns().length;
     if (c.phase === "talking") { talking++; }
   }
-  return { conversations: talking, conns, target };
+  const loop = { loopP99Ms: loopDelay.percentile(99) / 1e6, loopMaxMs: loopDelay.max / 1e6 };
+  loopDelay.reset();
+  return { conversations: talking, conns, target, ...loop };
 }
 
 function emitStats() {

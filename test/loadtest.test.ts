@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { parseArgs } from "../loadtest/scenarios";
+import { pin, unpin } from "../loadtest/targets";
 import { ROOT } from "./helpers/server";
 
 const run = promisify(execFile);
@@ -32,8 +34,32 @@ describe("load harness: smoke scenario", function () {
       assert.equal(chat.totals.joinFailures, 0);
       assert.ok(wsRelay.totals.delivered > 0 && colyseusRelay.totals.delivered > 0, "the baselines ran");
       assert.ok(fs.existsSync(result.chart), "the chart was written");
+      assert.ok(chat.generator.rssMaxMB > 0 && chat.series.some((p: any) => p.genLoopP99Ms > 0), "the generator's own RSS and event-loop delay were sampled");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("load harness: CPU pinning (--server-cpus, --generator-cpus)", () => {
+  const allowed = (pid: number) => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+
+  it("pins a process to a CPU list and gives it its old list back", async function () {
+    if (os.cpus().length < 2) { this.skip(); }
+    const child = spawn("sleep", ["30"]);
+    try {
+      const original = allowed(child.pid!);
+      const before = await pin([child.pid!], "1");
+      assert.equal(allowed(child.pid!), "1");
+      await unpin(before);
+      assert.equal(allowed(child.pid!), original);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("refuses a CPU list that is not one", () => {
+    assert.throws(() => parseArgs(["ramp", "--server-cpus", "one"]), /needs a CPU list/);
+    assert.equal(parseArgs(["ramp", "--server-cpus", "1", "--generator-cpus", "0"]).serverCpus, "1");
   });
 });
