@@ -87,7 +87,7 @@ async function scrapeEventLoop(urls: string[]): Promise<number | null> {
 }
 
 /** Drives one target with fresh workers for `durationS` (or, for ramp, step by step). */
-async function runTarget(o: Options, target: Target, durationS: number, tag: string): Promise<TargetResult> {
+async function runTarget(o: Options, target: Target, durationS: number, tag: string, profDir: string): Promise<TargetResult> {
   const secret = (target as Target & { secret?: string }).secret ?? "";
   const workers: ChildProcess[] = [];
   const totals = zeroCounters();
@@ -112,7 +112,8 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
   const done = new Map<number, Promise<VerifyResult | null>>();
   const drained = new Map<number, Promise<void>>();
   for (let i = 0; i < o.workers; i++) {
-    const child = fork(path.join(__dirname, "worker.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: ROOT });
+    const profArgs = o.genCpuProf ? ["--cpu-prof", "--cpu-prof-dir", path.join(profDir, "generator")] : [];
+    const child = fork(path.join(__dirname, "worker.ts"), [], { execArgv: [...profArgs, "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: ROOT });
     started.children.add(child);
     child.once("exit", () => started.children.delete(child));
     workers.push(child);
@@ -261,6 +262,9 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
   if (doVerify) { log(o, `  verifying every acknowledged message through history paging...`); }
   const killAt = doVerify ? 180_000 : 30_000;
   await Promise.race([Promise.all(done.values()), sleep(killAt)]);
+  // a worker exits by itself right after "done" (and writes its --cpu-prof then); the stuck ones are killed
+  const exited = (w: ChildProcess) => w.exitCode !== null || w.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => w.once("exit", () => r()));
+  await Promise.race([Promise.all(workers.map(exited)), sleep(o.genCpuProf ? 30_000 : 3_000)]);
   for (const w of workers) { if (w.exitCode === null && w.signalCode === null) { w.kill("SIGKILL"); } }
 
   let verify: VerifyResult | null = null;
@@ -441,7 +445,7 @@ export async function main(argv: string[]): Promise<Invocation> {
         }
         log(o, `-- run ${rep + 1}/${o.repeat}: ${target.name} at ${target.urls.join(",")} (pids ${target.pids().join(",") || "unknown"})`);
         const duration = which === "main" ? o.durationS : o.baselineDurationS;
-        results.push(await runTarget(o, target, duration, `${stamp.slice(11).replace(/-/g, "")}${rep}${which[0]}`.replace(/[^A-Za-z0-9]/g, "")));
+        results.push(await runTarget(o, target, duration, `${stamp.slice(11).replace(/-/g, "")}${rep}${which[0]}`.replace(/[^A-Za-z0-9]/g, ""), profDir));
       } finally {
         await unpin(pinned);
         await target.stop();

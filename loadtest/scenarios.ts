@@ -33,6 +33,8 @@ export interface Options {
   baselineDurationS: number;
   repeat: number;
   cpuProf: boolean;
+  /** the load generator's workers under --cpu-prof too (is the generator the limit?) */
+  genCpuProf: boolean;
   logLevel: string;
   // ramp
   start: number;
@@ -50,7 +52,7 @@ export interface Options {
 const common = {
   target: "embedded" as const, urls: [], pids: [], instances: 2, redisUrl: "redis://127.0.0.1:6379/12", workers: 2,
   textBytes: 120, typingShare: 0.3, readReceipts: true, perAgent: 4, agents: true, sendsPerConversation: 0,
-  baselines: true, baselineDurationS: 0, repeat: 1, cpuProf: false, logLevel: "warn",
+  baselines: true, baselineDurationS: 0, repeat: 1, cpuProf: false, genCpuProf: false, logLevel: "warn",
   start: 200, step: 200, stepSeconds: 20, maxSteps: 15, p99LimitMs: 100, out: "", quiet: false,
   serverCpus: "", generatorCpus: "",
 };
@@ -105,6 +107,7 @@ options (defaults depend on the scenario):
   --baseline-duration S              seconds of each baseline run (default: same as --duration)
   --repeat N                         run the whole sequence N times; the report gives medians
   --cpu-prof                         server under --cpu-prof (profiles in loadtest/results/)
+  --generator-cpu-prof               the generator's workers under --cpu-prof (loadtest/results/<run>-prof/generator)
   --start N --step N --step-seconds S --max-steps N --p99-limit-ms N   (ramp)
   --server-cpus LIST                 pin the server processes (and Redis, for redis|pm2) to these CPUs (taskset, e.g. 1)
   --generator-cpus LIST              pin the load generator (main process and workers) to these CPUs (e.g. 0)
@@ -156,6 +159,7 @@ export function parseArgs(argv: string[]): Options {
       case "--baseline-duration": o.baselineDurationS = num(flag, v()); break;
       case "--repeat": o.repeat = Math.max(1, num(flag, v())); break;
       case "--cpu-prof": o.cpuProf = true; break;
+      case "--generator-cpu-prof": o.genCpuProf = true; break;
       case "--log-level": o.logLevel = v(); break;
       case "--start": o.start = num(flag, v()); break;
       case "--step": o.step = num(flag, v()); break;

@@ -1,5 +1,5 @@
 import { ArraySchema, MapSchema, Schema, type } from "@colyseus/schema";
-import { ChatState } from "./ChatState";
+import { ConversationState } from "./ChatState";
 
 /** An agent, supervisor or bot of the team, as routing sees it (keyed by user id). */
 export class AgentState extends Schema {
@@ -42,8 +42,23 @@ export class LiveConversationState extends Schema {
   @type("number") startedAt = 0;
 }
 
-/** The team room: its own chat, plus the team's queue, agents and live conversations. */
-export class TeamState extends ChatState {
+/**
+ * The team room: its own chat (the fields of ChatState, which the team room's actor,
+ * a ChatRoom, uses), plus the team's queue, agents and live conversations.
+ *
+ * It repeats ChatState's four fields instead of extending it on purpose: a schema
+ * class's subclasses are part of its handshake, so every customer room would send
+ * the team types to its clients, and @colyseus/schema 5 keeps each client-side
+ * reflected subclass in a static map (TypeContext.inheritedTypes) that is never
+ * cleared, so an SDK client (a bot, an agent desktop, the load generator) leaked
+ * ~25 KB per room it joined (test/chat.test.ts, docs/benchmarks.md).
+ */
+export class TeamState extends Schema {
+  @type("string") roomId = "";
+  @type("string") kind = "";
+  @type("number") lastSeq = 0;
+  @type(ConversationState) conversation: ConversationState | undefined = undefined;
+
   @type({ map: AgentState }) agents = new MapSchema<AgentState>();
   @type({ map: RequestState }) requests = new MapSchema<RequestState>();
   @type({ map: LiveConversationState }) live = new MapSchema<LiveConversationState>();

@@ -270,5 +270,23 @@ for (const mode of ["embedded", "redis"] as const) {
       rooms.push(member);
       assert.equal(member.roomId, "team-sales");
     });
+
+    it("a customer room's handshake carries only the chat types: SDK clients that join many rooms keep nothing per join", async () => {
+      // @colyseus/schema keeps every reflected subclass in a static map (TypeContext.inheritedTypes);
+      // a customer room whose state class had a subclass (the team room's) made every SDK
+      // join add classes there that were never freed: a long-lived bot or load generator leaked
+      const context = (room: Room<any>) => (room as any).serializer.decoder.context;
+      const first = await customer();
+      const typeNames = Object.values(context(first.room).types).map((t: any) => Object.values(t[Symbol.metadata] ?? {}).map((f: any) => f?.name));
+      assert.ok(!typeNames.flat().includes("requests") && !typeNames.flat().includes("agents"), `team types in a customer room: ${JSON.stringify(typeNames)}`);
+      const inherited = context(first.room).constructor.inheritedTypes as Map<unknown, Set<unknown>>;
+      const size = () => [...inherited.values()].reduce((n, set) => n + set.size, 0);
+      const before = size();
+      for (let i = 0; i < 5; i++) {
+        const c = await customer();
+        await c.room.leave();
+      }
+      assert.equal(size(), before, "joins left reflected classes behind in TypeContext.inheritedTypes");
+    });
   });
 }
