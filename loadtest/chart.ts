@@ -13,7 +13,7 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 function niceMax(v: number) {
   if (v <= 0) { return 1; }
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) { if (m * p >= v) { return m * p; } }
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) { if (m * p >= v) { return m * p; } }
   return 10 * p;
 }
 

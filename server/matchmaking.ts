@@ -25,30 +25,63 @@ export class AtomicRedisDriver extends RedisDriver {
   }
 
   findOne(conditions: Partial<IRoomCache>, sortOptions?: SortOptions): Promise<IRoomCache> {
-    return byRoomKey(conditions, (roomId) => super.findOne({ roomId }))
-      ?? super.findOne(conditions, sortOptions);
-  }
-}
-
-/** LocalDriver with the same room-key lookup: the embedded node's joins in O(1). */
-export class KeyedLocalDriver extends LocalDriver {
-  findOne(conditions: Partial<IRoomCache>, sortOptions?: SortOptions): Promise<IRoomCache> {
-    return byRoomKey(conditions, async (roomId) => matchMaker.getLocalRoomById(roomId)?.["_listing"])
+    // RedisDriver finds `{ roomId }` with one HGET; a room key is a room id
+    return byId(conditions, (roomId) => super.findOne({ roomId }))
       ?? super.findOne(conditions, sortOptions);
   }
 }
 
 /**
- * Every room is filtered on `roomKey`, which is its room id, so a join's lookup is
- * one get by id. The stock drivers scan every listing for a metadata filter: with
- * 2,000 rooms that was 8 % of the server's CPU (docs/benchmarks.md).
- * Returns undefined when the conditions have no room key (other lookups).
+ * LocalDriver with an index by room id: the embedded node's joins (by room key) and
+ * remote room calls (by room id: every conversation start and end tells the team
+ * room) in O(1). The stock driver scans every listing for both: with 2,000 rooms that
+ * was 8 % of the server's CPU, and 5 % for the room-id lookups alone
+ * (docs/benchmarks.md).
  */
-function byRoomKey(conditions: Partial<IRoomCache>, get: (roomId: string) => Promise<IRoomCache | undefined>) {
-  const { roomKey, ...rest } = conditions as Record<string, unknown>;
-  if (typeof roomKey !== "string") { return undefined; }
-  return get(roomKey).then((listing) => {
-    if (!listing || listing.metadata?.roomKey !== roomKey) { return undefined as unknown as IRoomCache; }
+export class KeyedLocalDriver extends LocalDriver {
+  private byRoomId = new Map<string, IRoomCache>();
+
+  async insert(room: IRoomCache): Promise<boolean> {
+    const inserted = await super.insert(room);
+    if (inserted) { this.byRoomId.set(room.roomId, room); }
+    return inserted;
+  }
+
+  persist(room: IRoomCache, create = false): boolean {
+    const persisted = super.persist(room, create);
+    if (persisted) { this.byRoomId.set(room.roomId, room); }
+    return persisted;
+  }
+
+  remove(roomId: string): boolean {
+    this.byRoomId.delete(roomId);
+    return super.remove(roomId);
+  }
+
+  clear() {
+    this.byRoomId.clear();
+    super.clear();
+  }
+
+  findOne(conditions: Partial<IRoomCache>, sortOptions?: SortOptions): Promise<IRoomCache> {
+    return byId(conditions, async (roomId) => this.byRoomId.get(roomId))
+      ?? super.findOne(conditions, sortOptions);
+  }
+}
+
+/**
+ * Every room is filtered on `roomKey`, which is its room id, so a join's lookup, like
+ * a lookup by `roomId`, is one get by id; the other conditions are checked on the
+ * listing found. Returns undefined when the conditions name neither (other lookups).
+ */
+function byId(conditions: Partial<IRoomCache>, get: (roomId: string) => Promise<IRoomCache | undefined>) {
+  const { roomKey, roomId, ...rest } = conditions as Record<string, unknown>;
+  const id = typeof roomKey === "string" ? roomKey : typeof roomId === "string" ? roomId : undefined;
+  if (id === undefined) { return undefined; }
+  return get(id).then((listing) => {
+    if (!listing
+      || (typeof roomKey === "string" && listing.metadata?.roomKey !== roomKey)
+      || (typeof roomId === "string" && listing.roomId !== roomId)) { return undefined as unknown as IRoomCache; }
     for (const [field, value] of Object.entries(rest)) {
       const actual = field in listing ? (listing as any)[field] : listing.metadata?.[field];
       if (actual !== value) { return undefined as unknown as IRoomCache; }
