@@ -148,7 +148,6 @@ async function runTarget(o: Options, target: Target, durationS: number, tag: str
       idleWaitMs: o.idleMs + 15_000, dropPerMin: target.kind === "chat" ? o.dropPerMin : 0, agents: o.agents,
       sendsPerConversation: o.sendsPerConversation, verify: doVerify, statsEveryMs: 1_000,
     };
-    if (o.generatorCpus) { await pin([child.pid!], o.generatorCpus); }
     child.send({ type: "start", config } satisfies MainToWorker);
   }
   const setTarget = (n: number) => {
@@ -430,6 +429,7 @@ export async function main(argv: string[]): Promise<Invocation> {
   const profDir = `${base}-prof`;
   const secret = randomBytes(32).toString("hex");
   const repeats: TargetResult[][] = [];
+  // the workers forked later inherit this affinity; the servers started later are re-pinned
   if (o.generatorCpus) { await pin([process.pid], o.generatorCpus); }
   const order: ("main" | "ws-relay" | "colyseus-relay")[] = o.baselines ? ["main", "ws-relay", "colyseus-relay"] : ["main"];
   log(o, `loadtest ${o.scenario}: target ${o.target}, ${o.workers} workers, ${o.scenario === "ramp" ? `ramp ${o.start}+${o.step}/${o.stepSeconds}s` : `${o.conversations} conversations for ${o.durationS}s`}, message every ${o.intervalMs} ms per participant${o.baselines ? `, baselines ${o.scenario === "ramp" ? "ramped the same way" : `${o.baselineDurationS}s each`}` : ""}`);

@@ -76,7 +76,7 @@ export interface StatsDelta {
   counters: Counters;
   errors: Record<string, number>;
   hists: { delivery: HistJSON; ack: HistJSON; join: HistJSON; agentJoin: HistJSON };
-  gauges: { conversations: number; conns: number; target: number; loopP99Ms: number; loopMaxMs: number };
+  gauges: { conversations: number; conns: number; target: number; loopP99Ms: number };
 }
 
 export interface VerifyResult {
