@@ -1,245 +1,50 @@
-import type { AuthContext } from "@colyseus/core";
-import { AgentState, LiveConversationState, RequestState, TeamState } from "../schema/TeamState";
-import { RequestError } from "../server/errors";
-import { logger } from "../server/logger";
-import { acceptRefusal } from "../server/permissions";
-import type { Payload } from "../server/requests";
+import type { ChatClient } from "../conversation/context";
+import { who } from "../conversation/context";
+import { conversationRequests } from "../conversation/requests";
+import { refusedInTeamRooms } from "../desk/actions";
+import { TeamDesk, type LiveInfo, type TeamContext } from "../desk/TeamDesk";
+import { TeamState } from "../schema/TeamState";
+import type { RequestTable } from "../server/policy/requestTable";
 import type { QueuedRequest } from "../server/store/types";
-import { authenticate, ChatRoom, who, type ChatClient } from "./ChatRoom";
-
-interface LiveInfo {
-  roomId: string;
-  conversationId: string;
-  customerId: string;
-  startedAt: number;
-  agents: string[];
-}
+import { RoomActor } from "./RoomActor";
 
 /**
- * The team room: the team's own chat (everything a ChatRoom does) and the team's
- * desk: the queue of conversation requests, the agents' states and the team's live
- * conversations. It is the one actor of its team in the cluster, so an accept race
- * is decided here, in arrival order: exactly one agent wins a request.
+ * The team room: the team's own chat (the conversation, like every room) with the
+ * team's desk composed in (desk/TeamDesk.ts): the queue, the agents, the live
+ * conversations. It does not extend the customer room: it has no desk link and no
+ * desk actions.
  */
-export class TeamRoom extends ChatRoom {
-  static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate("team", token, options); }
+export abstract class TeamRoom extends RoomActor<TeamState> implements TeamContext {
+  state = new TeamState();
+  readonly desk = new TeamDesk(this);
 
-  declare state: TeamState;
-  /** request id -> who accepted it, so a late accept learns who won */
-  private accepted = new Map<string, string>();
-
-  async onCreate(options: any) {
-    this.setState(new TeamState());
-    await super.onCreate(options);
-    for (const request of await this.store.loadQueue(this.record.teamId!)) { this.state.requests.set(request.id, requestState(request)); }
-    this.updateAutoDispose();
-    this.clock.setInterval(() => this.escalate(), Math.min(1_000, this.config.requestEscalateMs));
+  protected async started() {
+    await this.desk.load();
   }
 
   protected mustStayAlive() {
-    return super.mustStayAlive() || this.state.requests.size > 0 || this.state.live.size > 0;
+    return super.mustStayAlive() || this.desk.busy();
   }
 
-  protected registerHandlers() {
-    super.registerHandlers();
-    this.handle("accept", (client, payload) => this.accept(client, payload));
-    this.handle("status", (client, payload) => this.setStatus(client, payload));
-  }
-
-  async onJoin(client: ChatClient, options: any) {
-    await super.onJoin(client, options);
-    const identity = who(client);
-    let agent = this.state.agents.get(identity.sub);
-    if (!agent) {
-      agent = new AgentState();
-      agent.userId = identity.sub;
-      agent.name = identity.name;
-      agent.role = identity.role;
-      agent.maxConversations = this.config.agentMaxConversations;
-      this.state.agents.set(identity.sub, agent);
-    }
-    agent.connected = true;
-    agent.activeConversations = this.counts.get(identity.sub) ?? 0;
-    this.offerAll();
-  }
-
-  async onLeave(client: ChatClient, code?: number) {
-    await super.onLeave(client);
-    const userId = who(client).sub;
-    const agent = this.state.agents.get(userId);
-    if (agent && !this.clients.some((c) => c !== client && who(c).sub === userId)) { agent.connected = false; }
-  }
-
-  // --- calls from customer-room actors (rooms/teamLink.ts) ---------------------
-
-  enqueue(request: QueuedRequest) {
-    if (this.state.requests.has(request.id)) { return true; }
-    this.state.requests.set(request.id, requestState(request));
-    this.updateAutoDispose();
-    this.offer(this.state.requests.get(request.id)!);
-    this.persistQueue();
-    logger.info({ roomId: this.roomId, requestId: request.id, kind: request.kind, forRoom: request.roomId }, "request queued");
-    return true;
-  }
-
-  conversationStarted(info: LiveInfo) {
-    const live = new LiveConversationState();
-    live.roomId = info.roomId;
-    live.conversationId = info.conversationId;
-    live.customerId = info.customerId;
-    live.startedAt = info.startedAt;
-    this.dropLive(info.roomId);
-    this.state.live.set(info.roomId, live);
-    for (const userId of info.agents) { this.addToLive(live, userId); }
-    this.updateAutoDispose();
-    return true;
-  }
-
-  conversationEnded(roomId: string, conversationId: string) {
-    const live = this.state.live.get(roomId);
-    if (live && live.conversationId === conversationId) { this.dropLive(roomId); }
-    let changed = false;
-    for (const [id, request] of this.state.requests) {
-      if (request.roomId === roomId && request.conversationId === conversationId) { this.state.requests.delete(id); changed = true; }
-    }
-    if (changed) { this.persistQueue(); }
-    this.updateAutoDispose();
-    this.offerAll();
-    return true;
-  }
-
-  staffJoined(roomId: string, conversationId: string, userId: string, role: string) {
-    const live = this.state.live.get(roomId);
-    if (live && live.conversationId === conversationId) { this.addToLive(live, userId); }
-    if (role === "agent" || role === "supervisor") {
-      // a human came in: the room's open requests for anyone (not named ones) are served
-      let changed = false;
-      for (const [id, request] of this.state.requests) {
-        if (request.roomId === roomId && (request.kind === "new" || request.kind === "handover") && !request.targetUserId) {
-          this.state.requests.delete(id);
-          changed = true;
-        }
-      }
-      if (changed) { this.persistQueue(); }
-    }
-    return true;
-  }
-
-  // --- requests from the team's clients ---------------------------------------
-
-  private accept(client: ChatClient, payload: Payload<"accept">) {
-    const identity = who(client);
-    const request = this.state.requests.get(payload.requestId);
-    if (!request) {
-      const winner = this.accepted.get(payload.requestId);
-      throw new RequestError(winner ? "already_accepted" : "unknown_request_id",
-        winner ? `request already accepted by ${winner === identity.sub ? "you" : winner}` : "no such request in this team's queue");
-    }
-    const refusal = acceptRefusal(identity, request);
-    if (refusal) { throw new RequestError("forbidden", refusal); }
-    const agent = this.state.agents.get(identity.sub);
-    if (identity.role === "agent" && agent && agent.activeConversations >= agent.maxConversations) {
-      throw new RequestError("at_capacity", `already in ${agent.activeConversations} conversations (max ${agent.maxConversations})`);
-    }
-    // decided synchronously: nothing can interleave between the check and the delete
-    this.state.requests.delete(request.id);
-    this.accepted.set(request.id, identity.sub);
-    const live = this.state.live.get(request.roomId);
-    if (live) { this.addToLive(live, identity.sub); }
-    this.persistQueue();
-    this.updateAutoDispose();
-    logger.info({ roomId: this.roomId, requestId: request.id, by: identity.sub }, "request accepted");
-    return {
-      requestId: request.id, kind: request.kind, roomId: request.roomId, roomKind: request.roomKind,
-      customerId: request.customerId, conversationId: request.conversationId,
+  protected requests(): RequestTable<this, ChatClient> {
+    const table: RequestTable<TeamRoom, ChatClient> = {
+      ...conversationRequests,
+      ...refusedInTeamRooms<TeamRoom>(),
+      accept: { run: ({ room, client, payload }) => room.desk.accept(who(client), payload) },
+      status: { run: ({ room, client, payload }) => room.desk.setStatus(who(client), payload) },
     };
+    return table as RequestTable<this, ChatClient>;
   }
 
-  private setStatus(client: ChatClient, payload: Payload<"status">) {
-    const agent = this.state.agents.get(who(client).sub);
-    if (!agent) { throw new RequestError("forbidden", "not in this team's room"); }
-    agent.status = payload.status;
-    if (payload.maxConversations !== undefined) { agent.maxConversations = payload.maxConversations; }
-    this.offerAll();
-    return {};
+  protected joined(client: ChatClient) { this.desk.joined(client); }
+  protected left(client: ChatClient) { this.desk.left(client); }
+
+  // --- remote room calls from customer-room actors (desk/CustomerDesk.ts) ----------
+
+  enqueue(request: QueuedRequest) { return this.desk.enqueue(request); }
+  conversationStarted(info: LiveInfo) { return this.desk.conversationStarted(info); }
+  conversationEnded(roomId: string, conversationId: string) { return this.desk.conversationEnded(roomId, conversationId); }
+  staffJoined(roomId: string, conversationId: string, userId: string, role: string) {
+    return this.desk.staffJoined(roomId, conversationId, userId, role);
   }
-
-  // --- routing ------------------------------------------------------------------
-
-  /**
-   * Active conversations of each agent: the live conversations it is in, kept up to
-   * date as they change (a full recount on every change was 4 % of the server's CPU
-   * with 2,000 live conversations: docs/benchmarks.md).
-   */
-  private counts = new Map<string, number>();
-
-  private addToLive(live: LiveConversationState, userId: string) {
-    if (live.agents.includes(userId)) { return; }
-    live.agents.push(userId);
-    this.count(userId, +1);
-  }
-
-  private dropLive(roomId: string) {
-    const live = this.state.live.get(roomId);
-    if (!live) { return; }
-    for (const userId of live.agents) { this.count(userId, -1); }
-    this.state.live.delete(roomId);
-  }
-
-  private count(userId: string, delta: number) {
-    const n = Math.max(0, (this.counts.get(userId) ?? 0) + delta);
-    if (n === 0) { this.counts.delete(userId); } else { this.counts.set(userId, n); }
-    const agent = this.state.agents.get(userId);
-    if (agent) { agent.activeConversations = n; }
-  }
-
-  /** Offers a request to the available member with the fewest active conversations. */
-  private offer(request: RequestState) {
-    const candidates = [...this.state.agents.values()].filter((a) =>
-      a.connected && a.status === "available" && a.activeConversations < a.maxConversations
-      && (request.targetUserId ? a.userId === request.targetUserId : (request.forBot ? a.role === "bot" : a.role === "agent")));
-    candidates.sort((a, b) => a.activeConversations - b.activeConversations || a.userId.localeCompare(b.userId));
-    const chosen = candidates[0];
-    if (!chosen || request.offeredTo === chosen.userId) { return; }
-    request.offeredTo = chosen.userId;
-    for (const client of this.clients) {
-      if (who(client).sub === chosen.userId) { client.send("offer", request.toJSON()); }
-    }
-  }
-
-  private offerAll() {
-    for (const request of this.state.requests.values()) { if (!request.offeredTo) { this.offer(request); } }
-  }
-
-  private escalate() {
-    const now = Date.now();
-    let changed = false;
-    for (const request of this.state.requests.values()) {
-      if (!request.escalated && now - request.createdAt >= this.config.requestEscalateMs) {
-        request.escalated = true;
-        changed = true;
-        for (const client of this.clients) {
-          if (who(client).role === "supervisor") { client.send("escalated", request.toJSON()); }
-        }
-        logger.info({ roomId: this.roomId, requestId: request.id }, "request escalated");
-      }
-    }
-    if (changed) { this.persistQueue(); }
-    this.offerAll();
-  }
-
-  private persistQueue() {
-    const requests = [...this.state.requests.values()].map((r): QueuedRequest => ({
-      id: r.id, kind: r.kind as QueuedRequest["kind"], roomId: r.roomId, roomKind: r.roomKind as QueuedRequest["roomKind"],
-      customerId: r.customerId, conversationId: r.conversationId, targetUserId: r.targetUserId, fromUserId: r.fromUserId,
-      reason: r.reason, forBot: r.forBot, createdAt: r.createdAt, escalated: r.escalated,
-    }));
-    this.serial(() => this.store.saveQueue(this.record.teamId!, requests))
-      .catch((e) => logger.error({ err: e, roomId: this.roomId }, "could not store the team queue"));
-  }
-}
-
-function requestState(request: QueuedRequest): RequestState {
-  // every field of a queued request is a field of its state
-  return Object.assign(new RequestState(), request);
 }

@@ -1,6 +1,6 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { z } from "zod";
-import { ErrorCode } from "@colyseus/core";
+import { AuthError } from "./errors";
 import type { Role } from "./store/types";
 import { ID_PATTERN } from "./ids";
 
@@ -18,21 +18,6 @@ const claimsSchema = z.object({
   name: z.string().max(200).optional(),
   teams: z.array(z.string().regex(ID_PATTERN)).max(100).optional(),
 });
-
-/**
- * A refused join. Colyseus answers the matchmaking request with `code` as the HTTP
- * status, so it must be its numeric AUTH_FAILED (a string there makes the SDK
- * misread the answer as a seat reservation); the stable reason leads the message:
- * the SDK's MatchMakeError reads `"forbidden: not a member of team sales"`.
- */
-export class AuthError extends Error {
-  readonly code = ErrorCode.AUTH_FAILED;
-
-  constructor(public readonly reason: string, detail: string) {
-    super(`${reason}: ${detail}`);
-    this.name = "AuthError";
-  }
-}
 
 /** Bounded clock skew between the token issuer and this server. */
 const CLOCK_TOLERANCE_SECONDS = 30;

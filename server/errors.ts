@@ -1,8 +1,10 @@
 /**
- * Stable error codes of request rejections. Clients switch on `code`; `message` is
- * for people. Documented in docs/protocol.md.
+ * The one error type of the server: a stable `code` clients switch on and a
+ * `message` for people. Request rejections, refused joins, HTTP API answers and
+ * store failures all carry one of these codes (docs/protocol.md lists them).
  */
 export type ErrorCode =
+  // requests
   | "invalid_payload"
   | "text_too_long"
   | "payload_too_large"
@@ -15,15 +17,62 @@ export type ErrorCode =
   | "unknown_request_id"
   | "at_capacity"
   | "unavailable"
-  | "internal";
+  | "internal"
+  // joins (the matchmaker's answer reads "<code>: <message>")
+  | "auth_missing"
+  | "auth_invalid"
+  | "auth_expired"
+  | "invalid_options"
+  | "room_not_found"
+  | "too_many_rooms"
+  // storage: what a store may refuse besides being unreachable (`unavailable`)
+  | "conflict"
+  | "not_found";
 
-export class RequestError extends Error {
+export class ChatError extends Error {
   constructor(public readonly code: ErrorCode, message: string) {
     super(message);
-    this.name = "RequestError";
+    this.name = "ChatError";
   }
 
+  /** The refusal as clients receive it. */
   toReason() {
     return { code: this.code, message: this.message };
   }
+}
+
+/**
+ * The names the code base grew up with, kept so every throw site reads as what it
+ * refuses; both are the one ChatError.
+ */
+export const RequestError = ChatError;
+export type RequestError = ChatError;
+export const AuthError = ChatError;
+export type AuthError = ChatError;
+
+/** The HTTP status of each code, for the HTTP API (server/http). */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_payload: 400, text_too_long: 400, payload_too_large: 413, invalid_options: 400,
+  auth_missing: 401, auth_invalid: 401, auth_expired: 401,
+  forbidden: 403, too_many_rooms: 403,
+  room_not_found: 404, unknown_conversation: 404, unknown_request_id: 404, not_found: 404, unknown_request: 404,
+  no_active_conversation: 409, already_accepted: 409, conflict: 409, at_capacity: 409,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+};
+
+export const isChatError = (e: unknown): e is ChatError => e instanceof ChatError;
+
+/**
+ * A ChatError that crossed a process boundary (a remote room call) arrives as a
+ * plain object with `code` and `message`: this makes it a ChatError again.
+ */
+export function asChatError(e: unknown): ChatError | null {
+  if (e instanceof ChatError) { return e; }
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === "string" && code in HTTP_STATUS) {
+    return new ChatError(code as ErrorCode, String((e as { message?: unknown }).message ?? code));
+  }
+  return null;
 }

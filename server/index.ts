@@ -1,6 +1,6 @@
 import { loadConfig } from "./config";
 import { logger } from "./logger";
-import { startServer } from "./app";
+import { startServer } from "./wiring/app";
 
 /** `npm start`: one node, configured from the environment. */
 async function main() {

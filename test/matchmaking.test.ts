@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { LocalDriver, type IRoomCache } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import Redis from "ioredis";
-import { AtomicRedisDriver, KeyedLocalDriver } from "../server/matchmaking";
+import { AtomicRedisDriver, KeyedLocalDriver } from "../server/cluster/matchmaking";
 import { REDIS_TEST_URL, flushTestDb } from "./helpers/redis";
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RequestError } from "../server/errors";
-import { checkText, codePoints, normaliseText, parseRequest, schemas, type RequestType } from "../server/requests";
+import { checkText, codePoints, normaliseText, parseRequest, schemas, type RequestType } from "../server/policy/requests";
 
 /** A seeded generator (mulberry32), so a failure names a seed that reproduces it. */
 function rng(seed: number) {

@@ -1,6 +1,8 @@
+import { ChatError } from "../errors";
+import { fillSeq } from "../webhooks/events";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
 /** Deep copy, so callers can never mutate what the store holds (as with Redis). */
@@ -23,7 +25,7 @@ export class MemoryStore implements RoomStore {
 
   private room(roomId: string): RoomData {
     const data = this.rooms.get(roomId);
-    if (!data) { throw new Error(`room ${roomId} does not exist`); }
+    if (!data) { throw new ChatError("not_found", `room ${roomId} does not exist`); }
     return data;
   }
 
@@ -48,13 +50,14 @@ export class MemoryStore implements RoomStore {
     }
   }
 
-  async startConversation(conversation: ConversationRecord) {
+  async startConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
     const data = this.room(conversation.roomId);
     if (data.record.activeConversationId && data.record.activeConversationId !== conversation.id) {
-      throw new Error(`room ${conversation.roomId} already has active conversation ${data.record.activeConversationId}`);
+      throw new ChatError("conflict", `room ${conversation.roomId} already has active conversation ${data.record.activeConversationId}`);
     }
     const existing = data.conversations.get(conversation.id);
-    if (existing?.state === "ended") { throw new Error(`conversation ${conversation.id} has already ended`); }
+    if (existing?.state === "ended") { throw new ChatError("conflict", `conversation ${conversation.id} has already ended`); }
+    if (!existing) { this.pushOutbox(conversation.roomId, events); }
     // a repeated start of the active conversation keeps the store's own message counters
     data.conversations.set(conversation.id, existing ? {
       ...copy(conversation),
@@ -67,16 +70,17 @@ export class MemoryStore implements RoomStore {
   async saveConversation(conversation: ConversationRecord) {
     const data = this.room(conversation.roomId);
     const stored = data.conversations.get(conversation.id);
-    if (!stored) { throw new Error(`conversation ${conversation.id} does not exist`); }
+    if (!stored) { throw new ChatError("not_found", `conversation ${conversation.id} does not exist`); }
     stored.participants = copy(conversation.participants);
     stored.channelSessions = copy(conversation.channelSessions);
   }
 
-  async endConversation(conversation: ConversationRecord) {
+  async endConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
     const data = this.room(conversation.roomId);
     const stored = data.conversations.get(conversation.id);
-    if (!stored) { throw new Error(`conversation ${conversation.id} does not exist`); }
+    if (!stored) { throw new ChatError("not_found", `conversation ${conversation.id} does not exist`); }
     if (stored.state === "ended") { return; }
+    this.pushOutbox(conversation.roomId, events);
     // message counters are the store's own; everything else comes from the actor
     data.conversations.set(conversation.id, {
       ...copy(conversation),
@@ -105,7 +109,7 @@ export class MemoryStore implements RoomStore {
     return page;
   }
 
-  async appendMessage(roomId: string, message: NewMessage): Promise<AppendResult> {
+  async appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
     const data = this.room(roomId);
     const key = `${message.senderId}\u0000${message.id}`;
     const existing = data.idempotency.get(key);
@@ -113,9 +117,10 @@ export class MemoryStore implements RoomStore {
 
     const conversation = data.conversations.get(message.conversationId);
     if (!conversation || conversation.state !== "active") {
-      throw new Error(`conversation ${message.conversationId} is not active`);
+      throw new ChatError("conflict", `conversation ${message.conversationId} is not active`);
     }
     const stored: MessageRecord = { ...copy(message), seq: ++data.record.lastSeq };
+    this.pushOutbox(roomId, events.map((event) => fillSeq(event, stored.seq)));
     let list = data.messages.get(message.conversationId);
     if (!list) { data.messages.set(message.conversationId, list = []); }
     list.push(stored);
@@ -177,6 +182,11 @@ export class MemoryStore implements RoomStore {
   private outboxLeases = new Map<string, { owner: string; until: number }>();
 
   async appendOutbox(roomId: string, payloads: string[]) {
+    this.pushOutbox(roomId, payloads);
+  }
+
+  /** Synchronous, so a record and its events are written in one step. */
+  private pushOutbox(roomId: string, payloads: string[]) {
     if (payloads.length === 0) { return; }
     let list = this.outboxes.get(roomId);
     if (!list) { this.outboxes.set(roomId, list = []); }

@@ -126,6 +126,22 @@ export interface OutboxEntry {
   payload: string;
 }
 
+/**
+ * In an outbox event handed to `appendMessage`, this stands for the seq the store
+ * gives the message (server/webhooks/events.ts). Serialised JSON never contains a
+ * raw control character, so the mark cannot collide with message content.
+ */
+export const SEQ_MARK = "\u0001seq\u0001";
+
+/**
+ * The webhook outbox events written in the same atomic step as the record they
+ * announce (a message and its `message.stored`, a conversation start or end and
+ * its event): an event is in the outbox exactly when its record is stored.
+ * Written only when the call stores something new: a duplicate message, a repeated
+ * start of the active conversation or a second end write no events.
+ */
+export type OutboxEvents = string[];
+
 export interface RoomStore {
   getRoom(roomId: string): Promise<RoomRecord | null>;
   /** Writes the record only if no room with that id exists; returns the stored one. */
@@ -133,21 +149,22 @@ export interface RoomStore {
   /** Adds user ids to a room's member list (no duplicates). */
   addMembers(roomId: string, userIds: string[]): Promise<void>;
 
-  /** Starts a conversation and marks it active on the room, atomically. */
-  startConversation(conversation: ConversationRecord): Promise<void>;
+  /** Starts a conversation and marks it active on the room, atomically, with its outbox events. */
+  startConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
   /** Replaces participants and channel sessions of a stored conversation. */
   saveConversation(conversation: ConversationRecord): Promise<void>;
-  /** Moves the conversation into the room's history and clears the active id. */
-  endConversation(conversation: ConversationRecord): Promise<void>;
+  /** Moves the conversation into the room's history and clears the active id, with its outbox events. */
+  endConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
   getConversation(roomId: string, conversationId: string): Promise<ConversationRecord | null>;
   /** The room's past (ended) conversations, newest first. */
   listConversations(roomId: string, query: PageQuery): Promise<ConversationRecord[]>;
 
   /**
    * Gives the message the room's next seq and stores it durably, in one atomic
-   * step; a second call with the same (senderId, id) returns the stored message.
+   * step together with its outbox events (SEQ_MARK filled in); a second call with
+   * the same (senderId, id) returns the stored message and writes nothing.
    */
-  appendMessage(roomId: string, message: NewMessage): Promise<AppendResult>;
+  appendMessage(roomId: string, message: NewMessage, events?: OutboxEvents): Promise<AppendResult>;
   /** Messages of one conversation, oldest first. */
   readMessages(roomId: string, conversationId: string, query: MessageQuery): Promise<MessageRecord[]>;
 

@@ -1,24 +1,25 @@
-import { LocalPresence, matchMaker, Server, type Presence } from "@colyseus/core";
+import { LocalPresence, Server, type Presence } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
-import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "./matchmaking";
 import { RedisPresence } from "@colyseus/redis-presence";
 import type express from "express";
 import Redis from "ioredis";
-import { ContactCenterRoom, PrivateRoom, resumeOptions } from "../rooms/ChatRoom";
-import { TeamRoom } from "../rooms/TeamRoom";
-import { TokenVerifier } from "./auth";
-import type { Config } from "./config";
-import { installServices } from "./context";
-import { logger } from "./logger";
-import { registry } from "./metrics";
-import { IdleSweeper } from "./sweeper";
-import { mountWeb } from "./web";
-import { mountAppApi } from "./appApi";
-import { createAgentRooms } from "./agentRooms";
-import { createWebhooks } from "./webhooks";
-import { MemoryStore } from "./store/memory";
-import { RedisStore } from "./store/redis";
-import type { RoomStore } from "./store/types";
+// the one import of rooms/ under server/: the wiring registers them
+import { roomDefinitions } from "../../rooms/definitions";
+import { TokenVerifier } from "../auth";
+import { createAgentRooms } from "../cluster/agentRooms";
+import { resumeOptions } from "../cluster/joinOptions";
+import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cluster/matchmaking";
+import { IdleSweeper } from "../cluster/sweeper";
+import type { Config } from "../config";
+import { mountAppApi } from "../http/appApi";
+import { mountHealth } from "../http/health";
+import { mountWeb } from "../http/web";
+import { logger } from "../logger";
+import type { Services } from "../services";
+import { MemoryStore } from "../store/memory";
+import { RedisStore } from "../store/redis";
+import type { RoomStore } from "../store/types";
+import { createWebhooks } from "../webhooks";
 
 export interface RunningServer {
   server: Server;
@@ -55,8 +56,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking, in-memory store (set REDIS_URL for Redis)");
   }
 
-  const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks.ts
-  installServices({ config, store, verifier: new TokenVerifier(config.authSecret), webhooks, agentRooms: createAgentRooms(redis) });
+  const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks/
+  const services: Services = { config, store, verifier: new TokenVerifier(config.authSecret), webhooks, agentRooms: createAgentRooms(redis) };
 
   const server = new Server({
     greet: false,
@@ -67,22 +68,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
     selectProcessIdToCreateRoom: selectProcessForRoom,
     transport: new WebSocketTransport({ maxPayload: config.maxPayloadBytes }),
     express: (app: express.Application) => {
-      app.get("/health", async (_req, res) => {
-        const redisState = redis ? redis.status : "embedded";
-        const ok = (!redis || redis.status === "ready") && matchMaker.state === matchMaker.MatchMakerState.READY;
-        res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", redis: redisState, matchmaker: matchMaker.state });
-      });
-      app.get("/metrics", async (_req, res) => {
-        res.set("Content-Type", registry.contentType).send(await registry.metrics());
-      });
-      mountAppApi(app, config);
+      mountHealth(app, redis);
+      mountAppApi(app, services);
       mountWeb(app, config);
     },
   });
 
-  server.define("contact_center", ContactCenterRoom).filterBy(["roomKey"]);
-  server.define("private", PrivateRoom).filterBy(["roomKey"]);
-  server.define("team", TeamRoom).filterBy(["roomKey"]);
+  const rooms = roomDefinitions(services);
+  server.define("contact_center", rooms.contact_center).filterBy(["roomKey"]);
+  server.define("private", rooms.private).filterBy(["roomKey"]);
+  server.define("team", rooms.team).filterBy(["roomKey"]);
 
   await server.listen(config.port);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);

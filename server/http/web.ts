@@ -2,14 +2,14 @@ import { timingSafeEqual } from "node:crypto";
 import path from "node:path";
 import { monitor } from "@colyseus/monitor";
 import express from "express";
-import { signToken } from "./auth";
-import type { Config } from "./config";
-import { isId } from "./ids";
-import { logger } from "./logger";
-import type { Role } from "./store/types";
+import { signToken } from "../auth";
+import type { Config } from "../config";
+import { isId } from "../ids";
+import { logger } from "../logger";
+import type { Role } from "../store/types";
 
 const ROLES: Role[] = ["customer", "agent", "supervisor", "bot"];
-const WEB_DIST = path.resolve(__dirname, "..", "web", "dist");
+const WEB_DIST = path.resolve(__dirname, "..", "..", "web", "dist");
 
 /**
  * What the server shows people: in development the customer widget and the agent

@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Identity } from "./auth";
-import { getServices } from "./context";
-import { AuthError } from "./auth";
-import { isId, roomIdFor } from "./ids";
-import type { RoomKind, RoomRecord, RoomStore } from "./store/types";
+import type { Identity } from "../auth";
+import type { Config } from "../config";
+import { AuthError } from "../errors";
+import { isId, roomIdFor } from "../ids";
+import type { RoomKind, RoomRecord, RoomStore } from "../store/types";
+
+/** The settings the permission table reads. */
+export type PolicyConfig = Pick<Config, "agentTeamScoped" | "defaultTeam">;
 
 /**
  * Who may do what: the one place the permission table of docs/security.md is
@@ -50,18 +53,18 @@ function parseChannel(identity: Identity, options: any) {
 }
 
 export async function resolveJoin(
-  roomName: string, identity: Identity, options: any, store: RoomStore,
+  roomName: string, identity: Identity, options: any, store: RoomStore, config: PolicyConfig,
 ): Promise<ResolvedJoin> {
   const monitor = options?.mode === "monitor";
   if (monitor && (identity.role !== "supervisor" || roomName === "team")) {
     forbid("only supervisors monitor, and only customer rooms");
   }
   if (options?.mode !== undefined && !monitor) { throw new AuthError("invalid_options", "mode must be \"monitor\""); }
-  return { ...(await resolveRoom(roomName, identity, options, store)), monitor };
+  return { ...(await resolveRoom(roomName, identity, options, store, config)), monitor };
 }
 
 async function resolveRoom(
-  roomName: string, identity: Identity, options: any, store: RoomStore,
+  roomName: string, identity: Identity, options: any, store: RoomStore, config: PolicyConfig,
 ): Promise<Omit<ResolvedJoin, "monitor">> {
   const channel = parseChannel(identity, options);
   switch (roomName) {
@@ -79,7 +82,6 @@ async function resolveRoom(
       // a customer room never exists without its customer: staff cannot create one
       const record = await store.getRoom(roomId);
       if (!record) { throw new AuthError("room_not_found", `no contact_center room for customer ${options.customerId}`); }
-      const { config } = getServices();
       const team = record.teamId || config.defaultTeam;
       if (config.agentTeamScoped && STAFF.has(identity.role) && !identity.teams.includes(team)) {
         forbid(`this customer's room belongs to team ${team}`);

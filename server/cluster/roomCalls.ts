@@ -1,7 +1,9 @@
 import { matchMaker } from "@colyseus/core";
-import { logger } from "../server/logger";
-import { roomIdFor } from "../server/ids";
-import type { RoomKind, RoomRecord } from "../server/store/types";
+import { asChatError } from "../errors";
+import { roomIdFor } from "../ids";
+import { logger } from "../logger";
+import type { RoomKind, RoomRecord } from "../store/types";
+import { resumeOptions } from "./joinOptions";
 
 /**
  * Calls into a room's one actor from outside it: customer-room actors telling their
@@ -11,27 +13,21 @@ import type { RoomKind, RoomRecord } from "../server/store/types";
  */
 export type TeamCall = "enqueue" | "conversationStarted" | "conversationEnded" | "staffJoined";
 
-type ResumeOptions = (roomId: string, kind: RoomKind, create?: RoomRecord | null) => Record<string, unknown>;
-
-let resume: ResumeOptions | undefined;
-
-/** rooms/ChatRoom.ts installs how an actor is started without a client. */
-export function setTeamResume(fn: ResumeOptions) { resume = fn; }
-
 export async function callRoom(roomId: string, kind: RoomKind, method: string, args: unknown[], create: RoomRecord | null = null): Promise<unknown> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 4; attempt++) {
     const listing = await matchMaker.driver.findOne({ roomId });
     if (!listing) {
       // a concurrent start elsewhere is fine: the matchmaker keeps one actor
-      await matchMaker.createRoom(kind, resume!(roomId, kind, create)).catch((e) => { lastError = e; });
+      await matchMaker.createRoom(kind, resumeOptions(roomId, kind, create)).catch((e) => { lastError = e; });
       continue;
     }
     try {
       return await matchMaker.remoteRoomCall(roomId, method as any, args);
     } catch (e: any) {
-      // a refusal by the actor itself (a RequestError, or its { code } over IPC) is final
-      if (typeof e?.code === "string") { throw e; }
+      // a refusal by the actor itself (a ChatError, or its { code } over IPC) is final
+      const refusal = asChatError(e);
+      if (refusal) { throw refusal; }
       lastError = e;
       if (!(await matchMaker.healthCheckProcessId(listing.processId))) { continue; }
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));

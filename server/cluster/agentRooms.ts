@@ -1,6 +1,6 @@
 import { matchMaker } from "@colyseus/core";
 import type Redis from "ioredis";
-import { logger } from "./logger";
+import { logger } from "../logger";
 
 /**
  * The customer rooms each agent is in, for MAX_ROOMS_PER_AGENT. A room counts from

@@ -1,10 +1,10 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import client from "prom-client";
-import type { Config } from "./config";
-import { logger } from "./logger";
-import { registry } from "./metrics";
-import type { OutboxEntry, RoomStore } from "./store/types";
+import type { Config } from "../config";
+import { logger } from "../logger";
+import { registry } from "../metrics";
+import type { OutboxEntry, RoomStore } from "../store/types";
 
 /**
  * Webhooks for applications (a CRM following along): every event of a room is
@@ -41,6 +41,13 @@ export interface WebhookEvent {
 export type WebhookEventInput = Omit<WebhookEvent, "id" | "roomId" | "at"> & { id?: string; roomId?: string; at?: number };
 
 export interface Webhooks {
+  /** false: no endpoints, so rooms write no events into their outboxes */
+  readonly enabled: boolean;
+  /**
+   * A room's record and its events were just written together into the store
+   * (server/webhooks/events.ts): deliver them now rather than at the next scan.
+   */
+  written(roomId: string): void;
   /**
    * Queues an event of a room for every endpoint. Never throws and never waits: the
    * event goes into the room's outbox right after, in the order of the calls.
@@ -56,7 +63,7 @@ export interface Webhooks {
   drain(timeoutMs?: number): Promise<void>;
 }
 
-export const noWebhooks: Webhooks = { emit() {}, async drain() {} };
+export const noWebhooks: Webhooks = { enabled: false, written() {}, emit() {}, async drain() {} };
 
 export function signature(secret: string, timestamp: string, body: string) {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
@@ -105,6 +112,7 @@ const SCAN_ROOMS = 100;
 type Outcome = "delivered" | "given_up" | "stopped";
 
 class OutboxWebhooks implements Webhooks {
+  readonly enabled = true;
   /** this node's dispatcher, as the owner of outbox leases */
   private readonly owner = `wh-${randomUUID()}`;
   private readonly leaseMs: number;
@@ -199,6 +207,10 @@ class OutboxWebhooks implements Webhooks {
         await sleep(Math.min(5_000, 50 * 2 ** failures));
       }
     }
+  }
+
+  written(roomId: string) {
+    this.dispatch(roomId);
   }
 
   // --- out of the outbox ----------------------------------------------------------

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ID_PATTERN } from "./ids";
-import { RequestError } from "./errors";
+import { ID_PATTERN } from "../ids";
+import { RequestError } from "../errors";
 
 /**
  * Validators of the contract's request payloads. Each returns the parsed payload or

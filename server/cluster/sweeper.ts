@@ -1,6 +1,6 @@
 import { matchMaker } from "@colyseus/core";
-import { logger } from "./logger";
-import type { RoomKind, RoomStore } from "./store/types";
+import { logger } from "../logger";
+import type { RoomKind, RoomStore } from "../store/types";
 
 /**
  * Ends conversations whose idle deadline passed while no actor was alive to end

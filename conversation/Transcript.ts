@@ -1,0 +1,70 @@
+import { randomUUID } from "node:crypto";
+import type { ConversationState } from "../schema/ChatState";
+import type { Identity } from "../server/auth";
+import { RequestError } from "../server/errors";
+import { guardStore } from "../server/store/guard";
+import type { MessageKind, MessageRecord } from "../server/store/types";
+import { messageStoredEvent } from "../server/webhooks/events";
+import type { RoomContext } from "./context";
+import type { Conversation } from "./Conversation";
+import { messageState } from "./mapping";
+
+export interface Entry {
+  /** the client's idempotency key (events get a fresh one) */
+  id: string;
+  kind: MessageKind;
+  text: string;
+}
+
+/**
+ * The one path into a conversation's transcript, for messages, notes and events
+ * (transfer, conference, barge-in, handover): sequenced and stored with its
+ * `message.stored` outbox event in one store step, then shown in the state's
+ * window (notes only to the views that hold them) and pushed at once.
+ */
+export class Transcript {
+  constructor(private readonly room: RoomContext, private readonly conversation: Conversation) {}
+
+  /**
+   * Appends under the room's serial queue (callers hold it). A message starts a
+   * conversation when none is active; an event needs one.
+   */
+  async append(identity: Identity, entry: Entry, options: { asParticipant?: boolean } = {}): Promise<MessageRecord> {
+    const { room } = this;
+    let conversation = room.state.conversation;
+    if (!conversation) {
+      if (entry.kind === "event") { throw new RequestError("no_active_conversation", "no active conversation"); }
+      conversation = await this.conversation.start();
+    }
+    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); }
+    const message = {
+      id: entry.id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
+      senderName: identity.name, kind: entry.kind, text: entry.text, at: Date.now(),
+    };
+    const events = room.services.webhooks.enabled ? [messageStoredEvent(room.roomId, message)] : [];
+    const { message: stored, duplicate } = await guardStore(
+      () => room.services.store.appendMessage(room.roomId, message, events), { roomId: room.roomId });
+    if (!duplicate) {
+      this.addToWindow(conversation, stored);
+      room.state.lastSeq = stored.seq;
+      this.conversation.idle.touch();
+      room.broadcastPatch();
+      room.fire("afterMessageStored", stored);
+    }
+    return stored;
+  }
+
+  /** An event in the transcript, sequenced like any message. */
+  async event(identity: Identity, text: string): Promise<number> {
+    return (await this.append(identity, { id: `evt-${randomUUID()}`, kind: "event", text })).seq;
+  }
+
+  addToWindow(conversation: ConversationState, message: MessageRecord) {
+    const list = message.kind === "note" ? conversation.notes : conversation.messages;
+    const item = messageState(message);
+    list.push(item);
+    // elements of a @view collection are visible only once added to a view
+    if (message.kind === "note") { for (const client of this.room.clients) { client.view?.add(item); } }
+    while (list.length > this.room.services.config.stateMessageWindow) { list.shift(); }
+  }
+}

@@ -1,0 +1,72 @@
+import { RequestError } from "../server/errors";
+import { may, seesNotes } from "../server/policy/permissions";
+import type { RequestTable } from "../server/policy/requestTable";
+import { checkText } from "../server/policy/requests";
+import { data, type ChatClient, type RoomContext } from "./context";
+import type { Conversation } from "./Conversation";
+import { historyPage, pastConversations } from "./history";
+
+/** A room that holds a conversation: every room kind. */
+export interface ConversationHost extends RoomContext {
+  readonly conversation: Conversation;
+}
+
+/** The chat requests every room answers (docs/protocol.md). */
+export const conversationRequests: RequestTable<ConversationHost, ChatClient> = {
+  send: {
+    check: (payload, room) => ({ ...payload, text: checkText(payload.text, room.services.config.maxTextCodePoints) }),
+    action: "send",
+    guard: ({ client, identity, payload }) => {
+      const kind = payload.kind ?? "text";
+      if (kind === "note" && !may(identity, "note")) { throw new RequestError("forbidden", "only agents and supervisors write notes"); }
+      if (kind !== "note" && data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor whispers (notes) only; barge in to write to the customer"); }
+    },
+    limited: true,
+    run: ({ room, identity, payload }) => room.serial(async () => {
+      const stored = await room.conversation.transcript.append(identity, { id: payload.id, kind: payload.kind ?? "text", text: payload.text });
+      return { seq: stored.seq };
+    }),
+  },
+
+  read: {
+    run: ({ room, identity, payload }) => {
+      const participant = room.state.conversation?.participants.get(identity.sub);
+      if (!participant) { throw new RequestError("no_active_conversation", "no active conversation to read in"); }
+      const seq = Math.min(payload.seq, room.state.lastSeq);
+      if (seq > participant.readSeq) { participant.readSeq = seq; room.conversation.markDirty(); }
+      room.conversation.idle.touch();
+      return {};
+    },
+  },
+
+  typing: {
+    run: ({ room, identity, payload }) => {
+      const participant = room.state.conversation?.participants.get(identity.sub);
+      if (!participant) { throw new RequestError("no_active_conversation", "no active conversation to type in"); }
+      participant.typing = payload.typing;
+      room.conversation.idle.touch();
+      return {};
+    },
+  },
+
+  history: {
+    action: "read_history",
+    run: ({ room, identity, payload }) => historyPage(room.services.store, room.services.config, room.roomId, payload, {
+      activeConversationId: room.state.conversation?.id ?? null, includeNotes: seesNotes(identity),
+    }),
+  },
+
+  conversations: {
+    action: "read_history",
+    run: ({ room, payload }) => pastConversations(room.services.store, room.services.config, room.roomId, payload),
+  },
+
+  end: {
+    action: "end",
+    run: ({ room, identity, payload }) => room.serial(async () => {
+      if (!room.state.conversation) { throw new RequestError("no_active_conversation", "no active conversation to end"); }
+      await room.conversation.end(payload?.reason || "ended_by_agent", identity.sub);
+      return {};
+    }),
+  },
+};

@@ -1,0 +1,239 @@
+import type { RoomContext } from "../conversation/context";
+import { who, type ChatClient } from "../conversation/context";
+import { AgentState, LiveConversationState, RequestState, type TeamState } from "../schema/TeamState";
+import type { Identity } from "../server/auth";
+import { RequestError } from "../server/errors";
+import { logger } from "../server/logger";
+import { acceptRefusal } from "../server/policy/permissions";
+import type { Payload } from "../server/policy/requests";
+import type { QueuedRequest } from "../server/store/types";
+import { pickAgent } from "./routing";
+
+export interface LiveInfo {
+  roomId: string;
+  conversationId: string;
+  customerId: string;
+  startedAt: number;
+  agents: string[];
+}
+
+/** The team room's context: its state is the team's. */
+export interface TeamContext extends RoomContext {
+  readonly state: TeamState;
+}
+
+/**
+ * The team's desk, composed into the team room: the queue of conversation requests,
+ * the agents' states and the team's live conversations. It lives in the team's one
+ * actor in the cluster, so an accept race is decided here, in arrival order:
+ * exactly one agent wins a request.
+ */
+export class TeamDesk {
+  /** request id -> who accepted it, so a late accept learns who won */
+  private accepted = new Map<string, string>();
+  /**
+   * Active conversations of each agent: the live conversations it is in, kept up to
+   * date as they change (a full recount on every change was 4 % of the server's CPU
+   * with 2,000 live conversations: docs/benchmarks.md).
+   */
+  private counts = new Map<string, number>();
+
+  constructor(private readonly room: TeamContext) {}
+
+  private get state() { return this.room.state; }
+  private get teamId() { return this.room.record.teamId!; }
+
+  async load() {
+    for (const request of await this.room.services.store.loadQueue(this.teamId)) {
+      this.state.requests.set(request.id, requestState(request));
+    }
+    this.room.clock.setInterval(() => this.escalate(), Math.min(1_000, this.room.services.config.requestEscalateMs));
+  }
+
+  /** What keeps the team's actor alive besides a conversation. */
+  busy() {
+    return this.state.requests.size > 0 || this.state.live.size > 0;
+  }
+
+  joined(client: ChatClient) {
+    const identity = who(client);
+    let agent = this.state.agents.get(identity.sub);
+    if (!agent) {
+      agent = new AgentState();
+      agent.userId = identity.sub;
+      agent.name = identity.name;
+      agent.role = identity.role;
+      agent.maxConversations = this.room.services.config.agentMaxConversations;
+      this.state.agents.set(identity.sub, agent);
+    }
+    agent.connected = true;
+    agent.activeConversations = this.counts.get(identity.sub) ?? 0;
+    this.offerAll();
+  }
+
+  left(client: ChatClient) {
+    const userId = who(client).sub;
+    const agent = this.state.agents.get(userId);
+    if (agent && !this.room.clients.some((c) => c !== client && who(c).sub === userId)) { agent.connected = false; }
+  }
+
+  // --- calls from customer-room actors (desk/CustomerDesk.ts) -------------------
+
+  enqueue(request: QueuedRequest) {
+    if (this.state.requests.has(request.id)) { return true; }
+    this.state.requests.set(request.id, requestState(request));
+    this.room.updateAutoDispose();
+    this.offer(this.state.requests.get(request.id)!);
+    this.persistQueue();
+    logger.info({ roomId: this.room.roomId, requestId: request.id, kind: request.kind, forRoom: request.roomId }, "request queued");
+    return true;
+  }
+
+  conversationStarted(info: LiveInfo) {
+    const live = new LiveConversationState();
+    live.roomId = info.roomId;
+    live.conversationId = info.conversationId;
+    live.customerId = info.customerId;
+    live.startedAt = info.startedAt;
+    this.dropLive(info.roomId);
+    this.state.live.set(info.roomId, live);
+    for (const userId of info.agents) { this.addToLive(live, userId); }
+    this.room.updateAutoDispose();
+    return true;
+  }
+
+  conversationEnded(roomId: string, conversationId: string) {
+    const live = this.state.live.get(roomId);
+    if (live && live.conversationId === conversationId) { this.dropLive(roomId); }
+    const dropped = this.dropRequests((r) => r.roomId === roomId && r.conversationId === conversationId);
+    if (dropped) { this.persistQueue(); }
+    this.room.updateAutoDispose();
+    this.offerAll();
+    return true;
+  }
+
+  staffJoined(roomId: string, conversationId: string, userId: string, role: string) {
+    const live = this.state.live.get(roomId);
+    if (live && live.conversationId === conversationId) { this.addToLive(live, userId); }
+    if (role === "agent" || role === "supervisor") {
+      // a human came in: the room's open requests for anyone (not named ones) are served
+      const dropped = this.dropRequests((r) => r.roomId === roomId && (r.kind === "new" || r.kind === "handover") && !r.targetUserId);
+      if (dropped) { this.persistQueue(); }
+    }
+    return true;
+  }
+
+  // --- requests from the team's clients ---------------------------------------
+
+  accept(identity: Identity, payload: Payload<"accept">) {
+    const request = this.state.requests.get(payload.requestId);
+    if (!request) {
+      const winner = this.accepted.get(payload.requestId);
+      throw new RequestError(winner ? "already_accepted" : "unknown_request_id",
+        winner ? `request already accepted by ${winner === identity.sub ? "you" : winner}` : "no such request in this team's queue");
+    }
+    const refusal = acceptRefusal(identity, request);
+    if (refusal) { throw new RequestError("forbidden", refusal); }
+    const agent = this.state.agents.get(identity.sub);
+    if (identity.role === "agent" && agent && agent.activeConversations >= agent.maxConversations) {
+      throw new RequestError("at_capacity", `already in ${agent.activeConversations} conversations (max ${agent.maxConversations})`);
+    }
+    // decided synchronously: nothing can interleave between the check and the delete
+    this.state.requests.delete(request.id);
+    this.accepted.set(request.id, identity.sub);
+    const live = this.state.live.get(request.roomId);
+    if (live) { this.addToLive(live, identity.sub); }
+    this.persistQueue();
+    this.room.updateAutoDispose();
+    logger.info({ roomId: this.room.roomId, requestId: request.id, by: identity.sub }, "request accepted");
+    return {
+      requestId: request.id, kind: request.kind, roomId: request.roomId, roomKind: request.roomKind,
+      customerId: request.customerId, conversationId: request.conversationId,
+    };
+  }
+
+  setStatus(identity: Identity, payload: Payload<"status">) {
+    const agent = this.state.agents.get(identity.sub);
+    if (!agent) { throw new RequestError("forbidden", "not in this team's room"); }
+    agent.status = payload.status;
+    if (payload.maxConversations !== undefined) { agent.maxConversations = payload.maxConversations; }
+    this.offerAll();
+    return {};
+  }
+
+  // --- routing ------------------------------------------------------------------
+
+  private addToLive(live: LiveConversationState, userId: string) {
+    if (live.agents.includes(userId)) { return; }
+    live.agents.push(userId);
+    this.count(userId, +1);
+  }
+
+  private dropLive(roomId: string) {
+    const live = this.state.live.get(roomId);
+    if (!live) { return; }
+    for (const userId of live.agents) { this.count(userId, -1); }
+    this.state.live.delete(roomId);
+  }
+
+  private dropRequests(match: (request: RequestState) => boolean): boolean {
+    let changed = false;
+    for (const [id, request] of this.state.requests) {
+      if (match(request)) { this.state.requests.delete(id); changed = true; }
+    }
+    return changed;
+  }
+
+  private count(userId: string, delta: number) {
+    const n = Math.max(0, (this.counts.get(userId) ?? 0) + delta);
+    if (n === 0) { this.counts.delete(userId); } else { this.counts.set(userId, n); }
+    const agent = this.state.agents.get(userId);
+    if (agent) { agent.activeConversations = n; }
+  }
+
+  /** Offers a request to the member routing picks (desk/routing.ts). */
+  private offer(request: RequestState) {
+    const chosen = pickAgent(request, this.state.agents.values());
+    if (!chosen || request.offeredTo === chosen.userId) { return; }
+    request.offeredTo = chosen.userId;
+    for (const client of this.room.clients) {
+      if (who(client).sub === chosen.userId) { client.send("offer", request.toJSON()); }
+    }
+  }
+
+  private offerAll() {
+    for (const request of this.state.requests.values()) { if (!request.offeredTo) { this.offer(request); } }
+  }
+
+  private escalate() {
+    const now = Date.now();
+    let changed = false;
+    for (const request of this.state.requests.values()) {
+      if (!request.escalated && now - request.createdAt >= this.room.services.config.requestEscalateMs) {
+        request.escalated = true;
+        changed = true;
+        for (const client of this.room.clients) {
+          if (who(client).role === "supervisor") { client.send("escalated", request.toJSON()); }
+        }
+        logger.info({ roomId: this.room.roomId, requestId: request.id }, "request escalated");
+      }
+    }
+    if (changed) { this.persistQueue(); }
+    this.offerAll();
+  }
+
+  private persistQueue() {
+    const requests = [...this.state.requests.values()].map((r): QueuedRequest => ({
+      id: r.id, kind: r.kind as QueuedRequest["kind"], roomId: r.roomId, roomKind: r.roomKind as QueuedRequest["roomKind"],
+      customerId: r.customerId, conversationId: r.conversationId, targetUserId: r.targetUserId, fromUserId: r.fromUserId,
+      reason: r.reason, forBot: r.forBot, createdAt: r.createdAt, escalated: r.escalated,
+    }));
+    this.room.serial(() => this.room.services.store.saveQueue(this.teamId, requests))
+      .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team queue"));
+  }
+}
+
+function requestState(request: QueuedRequest): RequestState {
+  // every field of a queued request is a field of its state
+  return Object.assign(new RequestState(), request);
+}

@@ -1,0 +1,39 @@
+import type { ChatClient } from "../conversation/context";
+import { conversationRequests } from "../conversation/requests";
+import { deskRequests, type DeskHost } from "../desk/actions";
+import { CustomerDesk } from "../desk/CustomerDesk";
+import { ChatState } from "../schema/ChatState";
+import type { Identity } from "../server/auth";
+import { checkText } from "../server/policy/requests";
+import type { RequestTable } from "../server/policy/requestTable";
+import { RoomActor } from "./RoomActor";
+
+/**
+ * A customer room (`contact_center`, `private`): the conversation, plus the desk
+ * link to the room's team and the desk actions (transfer, invite, handover, barge).
+ */
+export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskHost {
+  state = new ChatState();
+  readonly desk = new CustomerDesk(this);
+
+  protected async started() {
+    this.extensions.push(this.desk);
+  }
+
+  protected requests(): RequestTable<this, ChatClient> {
+    return { ...conversationRequests, ...deskRequests } as RequestTable<this, ChatClient>;
+  }
+
+  /**
+   * An application's message, posted through the HTTP API (server/http/appApi.ts)
+   * and routed here, to the room's one actor, by a remote room call: it is
+   * sequenced, stored and delivered like any message, and the app becomes a participant.
+   */
+  async postFromApp(identity: Identity, payload: { id: string; text: string }) {
+    const text = checkText(payload.text, this.services.config.maxTextCodePoints);
+    return this.serial(async () => {
+      const stored = await this.conversation.transcript.append(identity, { id: payload.id, kind: "text", text }, { asParticipant: true });
+      return { seq: stored.seq };
+    });
+  }
+}

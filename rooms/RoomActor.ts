@@ -1,0 +1,211 @@
+import { CloseCode, matchMaker, Room } from "@colyseus/core";
+import type { ChatClient, ClientData, HookName, RoomContext, RoomHooks } from "../conversation/context";
+import { who } from "../conversation/context";
+import { Conversation } from "../conversation/Conversation";
+import type { ChatState } from "../schema/ChatState";
+import type { TeamState } from "../schema/TeamState";
+import { resolvedJoin } from "../server/cluster/joinOptions";
+import { AuthError } from "../server/errors";
+import { logger } from "../server/logger";
+import { metrics } from "../server/metrics";
+import { resolveJoin, type ResolvedJoin } from "../server/policy/permissions";
+import type { RequestTable } from "../server/policy/requestTable";
+import { TokenBucket } from "../server/policy/rateLimit";
+import type { Services } from "../server/services";
+import type { RoomKind, RoomRecord } from "../server/store/types";
+import { asJoinRefusal } from "./auth";
+import { fireHook, metricsHooks, webhookHooks } from "./hooks";
+import { registerRequests } from "./pipeline";
+
+/**
+ * The thin room actor: Colyseus' hooks, the serial queue and the hook fan-out.
+ * What a room does is composed in: the conversation (conversation/), the desk
+ * (desk/), the request table, the extensions listening to the named hooks. It is
+ * the only writer of its room's record while it lives; all mutations run one after
+ * the other (`serial`), so seqs, conversation starts and ends never interleave.
+ */
+export abstract class RoomActor<S extends ChatState | TeamState = ChatState | TeamState>
+  extends Room<{ state: S; client: ChatClient }> implements RoomContext {
+  /** installed by the room definitions (rooms/definitions.ts) */
+  abstract readonly services: Services;
+  kind!: RoomKind;
+  record!: RoomRecord;
+  conversation!: Conversation;
+  protected extensions: RoomHooks[] = [metricsHooks, webhookHooks];
+  private queue: Promise<unknown> = Promise.resolve();
+  /** open connections (including dropped ones awaiting reconnection) per user id */
+  private connections = new Map<string, number>();
+
+  /** The requests this room answers. */
+  protected abstract requests(): RequestTable<this, ChatClient>;
+  /** Feature start-up once the record and the conversation are loaded. */
+  protected async started(): Promise<void> {}
+  /** After a client joined and attended the conversation. */
+  protected joined(_client: ChatClient): void {}
+  /** After a client left for good. */
+  protected left(_client: ChatClient, _remaining: number): void {}
+
+  async onCreate(options: any) {
+    const resolved = resolvedJoin(options);
+    if (!resolved?.roomId) { throw new Error("rooms are created by authenticated joins only"); }
+    this.roomId = resolved.roomId;
+    this.kind = resolved.kind;
+    const { config, store } = this.services;
+
+    if (config.actorStartDelayMs > 0) {
+      // fault injection (tests only): an actor whose start is slow, as with a huge history
+      await new Promise((resolve) => setTimeout(resolve, config.actorStartDelayMs));
+    }
+    const existing = await store.getRoom(resolved.roomId);
+    this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
+    if (!this.record) { await asJoinRefusal(async () => { throw new AuthError("room_not_found", `room ${resolved.roomId} does not exist`); }); }
+
+    this.state.roomId = this.roomId;
+    this.state.kind = this.kind;
+    this.state.lastSeq = this.record.lastSeq;
+    this.conversation = new Conversation(this);
+    this.fire("onActorStarted");
+    await this.conversation.resume();
+    await this.started();
+    // Colyseus disposes an empty actor (no clients, no reserved or reconnection
+    // seats) only while this is on: an active conversation keeps its actor alive.
+    this.updateAutoDispose();
+
+    registerRequests(this, this.requests(), config);
+    // Messages are pushed at once (broadcastPatch in the transcript); the periodic
+    // patch only carries typing, reads and joins, and at 50 ms it was the largest
+    // cost of an idle room (30 % of CPU with 2,000 rooms: docs/benchmarks.md).
+    this.patchRate = config.patchRateMs;
+    this.clock.setInterval(() => this.serial(() => this.conversation.flush()).catch(() => {}), 2_000);
+    logger.info({ roomId: this.roomId, kind: this.kind, conversationId: this.record.activeConversationId }, "room actor started");
+  }
+
+  // --- RoomContext ----------------------------------------------------------------
+
+  /** Runs mutations of this room one at a time, in arrival order. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  fire(hook: HookName, ...args: unknown[]) {
+    fireHook(this, this.extensions, hook, args);
+  }
+
+  /** What keeps this actor alive with nobody in it (the team room adds its queue). */
+  protected mustStayAlive(): boolean {
+    return !!this.state.conversation;
+  }
+
+  updateAutoDispose() {
+    this.autoDispose = !this.mustStayAlive();
+  }
+
+  isLive() {
+    return matchMaker.getLocalRoomById(this.roomId) === this;
+  }
+
+  // --- joining and leaving ---------------------------------------------------
+
+  async onJoin(client: ChatClient, options: any) {
+    const identity = who(client);
+    let resolved: ResolvedJoin | undefined = resolvedJoin(options);
+    if (resolved?.roomId !== this.roomId) {
+      // joinById: the matchmaker resolved the room, so check membership against it
+      resolved = await asJoinRefusal(async () => {
+        if (this.kind !== "private") { throw new AuthError("forbidden", `join ${this.kind} rooms through joinOrCreate`); }
+        return resolveJoin("private", identity, { ...options, roomId: this.roomId }, this.services.store, this.services.config);
+      });
+    }
+    const { config } = this.services;
+    const userData: ClientData = {
+      channel: resolved.channel,
+      bucket: new TokenBucket(config.messagesPerSecond, config.messagesBurst),
+      dropped: false,
+      monitor: resolved.monitor,
+    };
+    client.userData = userData;
+    this.connections.set(identity.sub, (this.connections.get(identity.sub) ?? 0) + 1);
+    metrics.connections.inc();
+    if (identity.role === "agent" && this.kind !== "team") {
+      await this.services.agentRooms.add(identity.sub, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not count the agent's room"));
+    }
+    if (this.kind === "private" && !this.record.members.includes(identity.sub)) {
+      await this.serial(async () => {
+        if (this.record.members.includes(identity.sub)) { return; }
+        await this.services.store.addMembers(this.roomId, [identity.sub]);
+        this.record.members.push(identity.sub);
+      });
+    }
+    await this.conversation.join(client);
+    this.joined(client);
+  }
+
+  async onDrop(client: ChatClient) {
+    client.userData!.dropped = true;
+    this.conversation.setConnected(who(client).sub, false);
+    try {
+      await this.allowReconnection(client, this.services.config.reconnectGraceSeconds);
+    } catch {
+      // grace period over: onLeave follows
+    }
+  }
+
+  onReconnect(client: ChatClient) {
+    client.userData!.dropped = false;
+    this.conversation.setConnected(who(client).sub, true);
+  }
+
+  async onLeave(client: ChatClient) {
+    const userId = who(client).sub;
+    metrics.connections.dec();
+    const remaining = (this.connections.get(userId) ?? 1) - 1;
+    if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
+    if (remaining === 0 && who(client).role === "agent" && this.kind !== "team") {
+      this.services.agentRooms.remove(userId, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not uncount the agent's room"));
+    }
+    await this.serial(() => this.conversation.leave(client, remaining));
+    this.left(client, remaining);
+  }
+
+  async onDispose() {
+    await this.serial(() => this.conversation?.flush() ?? Promise.resolve()).catch((e) =>
+      logger.error({ err: e, roomId: this.roomId }, "flush on dispose failed"));
+    if (this.kind) { this.fire("onActorDisposed"); }
+    logger.info({ roomId: this.roomId }, "room actor disposed");
+  }
+
+  /**
+   * SIGTERM: the conversation is not ended, it moves. Flush what only this actor
+   * holds, then close every client with SERVER_SHUTDOWN so it joins again and lands
+   * on a surviving node, where a new actor resumes the room from the store.
+   */
+  onBeforeShutdown() {
+    this.serial(() => this.conversation.flush())
+      .catch((e) => logger.error({ err: e, roomId: this.roomId }, "flush on shutdown failed"))
+      .finally(() => this.disconnect(CloseCode.SERVER_SHUTDOWN).catch(() => {}));
+  }
+
+  /**
+   * Called by the cluster's sweeper (server/cluster/sweeper.ts) through
+   * remoteRoomCall when the stored idle deadline of this room has passed: the actor
+   * decides with its own, exact, activity clock, and rewrites the deadline when it
+   * is not due yet.
+   */
+  async sweepIdle(): Promise<boolean> {
+    return this.serial(async () => {
+      if (!this.state.conversation) { return false; }
+      if (this.conversation.idle.isDue()) {
+        await this.conversation.end("idle", "system", this.conversation.idle.deadline());
+        return true;
+      }
+      this.conversation.idle.rewriteDeadline();
+      return false;
+    });
+  }
+
+  onUncaughtException(error: Error, method: string) {
+    logger.error({ err: error, roomId: this.roomId, method }, "uncaught exception in room");
+  }
+}

@@ -1,0 +1,49 @@
+import { ErrorCode, ServerError } from "@colyseus/core";
+import type { Identity } from "../server/auth";
+import { mayJoinAnother } from "../server/cluster/agentRooms";
+import { JOIN_KEY } from "../server/cluster/joinOptions";
+import { AuthError, ChatError } from "../server/errors";
+import { resolveJoin } from "../server/policy/permissions";
+import type { KeyedRateLimiter } from "../server/policy/rateLimit";
+import type { Services } from "../server/services";
+import type { RoomKind } from "../server/store/types";
+
+/**
+ * Join authentication, before any room is found or created: verifies the token,
+ * applies the join limiter and the permission table, and fixes the room id for the
+ * matchmaker. Colyseus calls a static onAuth unbound, so each room definition
+ * (rooms/definitions.ts) passes its name, services and join limiter.
+ */
+export async function authenticate(
+  services: Services, joins: KeyedRateLimiter, roomName: RoomKind, token: string, options: any,
+): Promise<Identity> {
+  return asJoinRefusal(async () => {
+    const { verifier, store, config, agentRooms } = services;
+    const identity = await verifier.verify(token);
+    if (options === null || typeof options !== "object" || Array.isArray(options)) { throw new AuthError("invalid_options", "join options must be an object"); }
+    if (!joins.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
+    const resolved = await resolveJoin(roomName, identity, options, store, config);
+    if (identity.role === "agent" && roomName !== "team" && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
+      throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
+    }
+    // `roomId` is reserved by the matchmaker, so the room definitions filter on `roomKey`
+    options.roomKey = resolved.roomId;
+    options[JOIN_KEY] = resolved;
+    return identity;
+  });
+}
+
+/**
+ * A refused join as Colyseus answers it: the matchmaking request's HTTP status is
+ * the error's `code`, so it must be its numeric AUTH_FAILED (a string there makes
+ * the SDK misread the answer as a seat reservation); the stable code leads the
+ * message, so the SDK's MatchMakeError reads "forbidden: not a member of team sales".
+ */
+export async function asJoinRefusal<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ChatError) { throw new ServerError(ErrorCode.AUTH_FAILED, `${e.code}: ${e.message}`); }
+    throw e;
+  }
+}

@@ -1,0 +1,19 @@
+import type { TokenVerifier } from "./auth";
+import type { AgentRooms } from "./cluster/agentRooms";
+import type { Config } from "./config";
+import type { RoomStore } from "./store/types";
+import type { Webhooks } from "./webhooks";
+
+/**
+ * What a node gives its room actors and its HTTP API. The wiring
+ * (server/wiring/app.ts) builds it once and hands it to each by parameter:
+ * there is no global to reach for.
+ */
+export interface Services {
+  config: Config;
+  store: RoomStore;
+  verifier: TokenVerifier;
+  webhooks: Webhooks;
+  /** customer rooms per agent, for MAX_ROOMS_PER_AGENT (memory, or Redis on a Redis node) */
+  agentRooms: AgentRooms;
+}
