@@ -6,6 +6,7 @@ import { RedisStore } from "../server/store/redis";
 import type {
   ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
 } from "../server/store/types";
+import { conversationEndedEvent, conversationStartedEvent, messageStoredEvent } from "../server/webhooks/events";
 
 /** The store tests use their own key prefix on db 0, so they never touch other data. */
 const REDIS_URL = process.env.REDIS_STORE_TEST_URL ?? "redis://127.0.0.1:6379";
@@ -146,7 +147,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
 
       it("rejects adding members to an unknown room", async () => {
-        await assert.rejects(store.addMembers(`room-${randomUUID()}`, ["a"]), /does not exist/);
+        await assert.rejects(store.addMembers(`room-${randomUUID()}`, ["a"]), { code: "not_found" });
       });
     });
 
@@ -170,13 +171,13 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
 
       it("rejects a second active conversation", async () => {
         const { roomId } = await roomWithConversation("conv-1");
-        await assert.rejects(store.startConversation(conversationRecord(roomId, "conv-2", 1_800)), /active conversation/);
+        await assert.rejects(store.startConversation(conversationRecord(roomId, "conv-2", 1_800)), { code: "conflict" });
         assert.equal((await store.getRoom(roomId))!.activeConversationId, "conv-1");
         assert.equal(await store.getConversation(roomId, "conv-2"), null);
       });
 
       it("rejects starting in an unknown room", async () => {
-        await assert.rejects(store.startConversation(conversationRecord(`room-${randomUUID()}`, "conv-1", 1)), /does not exist/);
+        await assert.rejects(store.startConversation(conversationRecord(`room-${randomUUID()}`, "conv-1", 1)), { code: "not_found" });
       });
 
       it("keeps its message counters when the active conversation is started again", async () => {
@@ -191,7 +192,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       it("rejects starting a conversation that has ended", async () => {
         const { roomId, conversation } = await roomWithConversation("conv-1");
         await store.endConversation(ended(conversation, 3_000));
-        await assert.rejects(store.startConversation(conversation), /ended/);
+        await assert.rejects(store.startConversation(conversation), { code: "conflict" });
         assert.equal((await store.getRoom(roomId))!.activeConversationId, null);
         assert.equal((await store.getRoom(roomId))!.pastConversations, 1);
       });
@@ -216,7 +217,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
 
       it("rejects saving an unknown conversation", async () => {
         const { roomId } = await roomWithConversation("conv-1");
-        await assert.rejects(store.saveConversation(conversationRecord(roomId, "conv-nope", 1)), /does not exist/);
+        await assert.rejects(store.saveConversation(conversationRecord(roomId, "conv-nope", 1)), { code: "not_found" });
         assert.equal(await store.getConversation(roomId, "conv-nope"), null);
       });
 
@@ -255,7 +256,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
 
       it("rejects ending an unknown conversation", async () => {
         const { roomId } = await roomWithConversation("conv-1");
-        await assert.rejects(store.endConversation(ended(conversationRecord(roomId, "conv-x", 1), 2)), /does not exist/);
+        await assert.rejects(store.endConversation(ended(conversationRecord(roomId, "conv-x", 1), 2)), { code: "not_found" });
         assert.equal((await store.getRoom(roomId))!.activeConversationId, "conv-1");
         assert.equal((await store.getRoom(roomId))!.pastConversations, 0);
       });
@@ -370,9 +371,9 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       it("rejects a message for a conversation that is not active", async () => {
         const { roomId, conversation } = await roomWithConversation("conv-1");
         await store.appendMessage(roomId, newMessage("conv-1", "m1"));
-        await assert.rejects(store.appendMessage(roomId, newMessage("conv-unknown", "m2")), /not active/);
+        await assert.rejects(store.appendMessage(roomId, newMessage("conv-unknown", "m2")), { code: "conflict" });
         await store.endConversation(ended(conversation, 3_000));
-        await assert.rejects(store.appendMessage(roomId, newMessage("conv-1", "m3")), /not active/);
+        await assert.rejects(store.appendMessage(roomId, newMessage("conv-1", "m3")), { code: "conflict" });
 
         assert.equal((await store.getRoom(roomId))!.lastSeq, 1);
         assert.equal((await store.getConversation(roomId, "conv-1"))!.messageCount, 1);
@@ -381,7 +382,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
 
       it("rejects a message for an unknown room", async () => {
-        await assert.rejects(store.appendMessage(`room-${randomUUID()}`, newMessage("conv-1", "m1")));
+        await assert.rejects(store.appendMessage(`room-${randomUUID()}`, newMessage("conv-1", "m1")), { code: "not_found" });
       });
 
       it("gives 50 concurrent appends the seqs 1..50 exactly", async () => {
@@ -606,6 +607,43 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
 
         await new Promise((r) => setTimeout(r, 200));
         assert.equal(await store.leaseOutbox(room, holder, 150), true, "expired: free again");
+      });
+    });
+
+    describe("outbox events written with their records", () => {
+      const events = async (roomId: string) => (await store.readOutbox(roomId, 100)).map((e) => JSON.parse(e.payload));
+
+      it("a message and its message.stored event in one step, the seq filled in; a duplicate writes none", async () => {
+        const { roomId } = await roomWithConversation();
+        const message = newMessage("conv-1", "m1");
+        const { message: stored } = await store.appendMessage(roomId, message, [messageStoredEvent(roomId, message)]);
+        const [event] = await events(roomId);
+        assert.equal(event.id, `${roomId}:${stored.seq}`);
+        assert.equal(event.type, "message.stored");
+        assert.deepEqual(event.data, stored, "the event's data is the stored message, byte for byte in its fields");
+        assert.deepEqual(await store.pendingOutboxes(1000).then((rooms) => rooms.includes(roomId)), true);
+        await store.appendMessage(roomId, message, [messageStoredEvent(roomId, message)]);
+        assert.equal((await events(roomId)).length, 1, "a duplicate writes no event");
+      });
+
+      it("a refused message writes no event", async () => {
+        const { roomId } = await roomWithConversation();
+        const message = newMessage("conv-unknown", "m1");
+        await assert.rejects(store.appendMessage(roomId, message, [messageStoredEvent(roomId, message)]), { code: "conflict" });
+        assert.deepEqual(await events(roomId), []);
+      });
+
+      it("a conversation's start and end with their events, once each", async () => {
+        const record = await store.createRoom(roomRecord());
+        const conversation = conversationRecord(record.roomId, "conv-1", 1_500);
+        await store.startConversation(conversation, [conversationStartedEvent(conversation)]);
+        await store.startConversation(conversation, [conversationStartedEvent(conversation)]);
+        const other = conversationRecord(record.roomId, "conv-2", 1_600);
+        await assert.rejects(store.startConversation(other, [conversationStartedEvent(other)]), { code: "conflict" });
+        const end = ended(conversation, 3_000);
+        await store.endConversation(end, [conversationEndedEvent(end)]);
+        await store.endConversation(end, [conversationEndedEvent(end)]);
+        assert.deepEqual((await events(record.roomId)).map((e) => e.id), ["conv-1:started", "conv-1:ended"]);
       });
     });
 

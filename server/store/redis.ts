@@ -1,7 +1,13 @@
 import Redis from "ioredis";
+import { ChatError } from "../errors";
+import {
+  decodeConversation, decodeEntry, decodeRoom, encodeConversation, encodeMessage, encodeRoom, isEmpty, toObject,
+  type StreamEntry,
+} from "./redisCodec";
+import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
 /*
@@ -19,6 +25,11 @@ import type {
  *   P outboxes            set     room ids whose outbox may hold entries
  *   P outbox-lease:{R}    string  the owner id of the dispatcher draining the outbox (PX ttl)
  *
+ * The outbox events of a message, a conversation start or end are written by the
+ * same script as the record (atomic with it); that script also lists the room in
+ * the outboxes set, the one key outside the room's slot it touches (one Redis, not
+ * Redis Cluster: there the set would need the room's slot too).
+ *
  * The idle zset is global (it is scanned across rooms), so it lives in its own slot
  * and endConversation clears the room's deadline with a second command after its
  * script (a crash in between leaves a stale deadline; the actor re-checks anyway).
@@ -27,256 +38,6 @@ import type {
  * and puts it back if an append came in between, so a room with entries is never
  * missing from the set for longer than that check.
  */
-
-/** Throws a Redis error unless the room hash exists. */
-const ROOM_EXISTS = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return redis.error_reply('room ' .. ARGV[1] .. ' does not exist')
-end`;
-
-const SCRIPTS = {
-  // KEYS: room   ARGV: field, value, ...
-  ccCreateRoom: {
-    numberOfKeys: 1,
-    lua: `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV))
-end
-return redis.call('HGETALL', KEYS[1])`,
-  },
-
-  // KEYS: room   ARGV: roomId, userId, ...
-  ccAddMembers: {
-    numberOfKeys: 1,
-    lua: `${ROOM_EXISTS}
-local members = cjson.decode(redis.call('HGET', KEYS[1], 'members') or '[]')
-local seen = {}
-for _, m in ipairs(members) do seen[m] = true end
-local added = 0
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  if not seen[id] then
-    seen[id] = true
-    members[#members + 1] = id
-    added = added + 1
-  end
-end
-if added > 0 then redis.call('HSET', KEYS[1], 'members', cjson.encode(members)) end
-return added`,
-  },
-
-  // KEYS: room, conv   ARGV: roomId, conversationId, startedAt, field, value, ...
-  ccStartConversation: {
-    numberOfKeys: 2,
-    lua: `${ROOM_EXISTS}
-local active = redis.call('HGET', KEYS[1], 'activeConversationId')
-if active and active ~= '' and active ~= ARGV[2] then
-  return redis.error_reply('room ' .. ARGV[1] .. ' already has active conversation ' .. active)
-end
-local existing = redis.call('HGET', KEYS[2], 'state')
-if existing == 'ended' then
-  return redis.error_reply('conversation ' .. ARGV[2] .. ' has already ended')
-end
-local counters = { firstSeq = true, lastSeq = true, messageCount = true }
-for i = 4, #ARGV, 2 do
-  -- a repeated start of the active conversation keeps the store's own counters
-  if not (existing and counters[ARGV[i]]) then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  end
-end
-redis.call('HSET', KEYS[1], 'activeConversationId', ARGV[2])
-local last = tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt') or '0')
-if tonumber(ARGV[3]) > last then redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[3]) end
-return 1`,
-  },
-
-  // KEYS: room, conv   ARGV: roomId, conversationId, participants, channelSessions
-  ccSaveConversation: {
-    numberOfKeys: 2,
-    lua: `${ROOM_EXISTS}
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  return redis.error_reply('conversation ' .. ARGV[2] .. ' does not exist')
-end
-redis.call('HSET', KEYS[2], 'participants', ARGV[3], 'channelSessions', ARGV[4])
-return 1`,
-  },
-
-  // KEYS: room, conv, past   ARGV: roomId, conversationId, startedAt, field, value, ...
-  // returns 1 when the conversation ended now, 0 when it had ended before
-  ccEndConversation: {
-    numberOfKeys: 3,
-    lua: `${ROOM_EXISTS}
-local state = redis.call('HGET', KEYS[2], 'state')
-if not state then
-  return redis.error_reply('conversation ' .. ARGV[2] .. ' does not exist')
-end
-if state == 'ended' then return 0 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
-redis.call('HSET', KEYS[1], 'pastConversations', redis.call('ZCARD', KEYS[3]))
-if redis.call('HGET', KEYS[1], 'activeConversationId') == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'activeConversationId', '')
-end
-return 1`,
-  },
-
-  // KEYS: room, conv, msgs, idem
-  // ARGV: roomId, idempotency field, stream key base (msgs:{R}:), conversationId, at, kind, message JSON
-  // returns {'new', seq} or {'dup', seq, message JSON}
-  ccAppendMessage: {
-    numberOfKeys: 4,
-    lua: `
-local prev = redis.call('HGET', KEYS[4], ARGV[2])
-if prev then
-  local seq, conv = string.match(prev, '^(%d+):(.*)$')
-  -- the stored message may be in another conversation of the same room (same slot)
-  local entries = redis.call('XRANGE', ARGV[3] .. conv, seq .. '-0', seq .. '-0')
-  if entries[1] then
-    local fields = entries[1][2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'd' then return { 'dup', tonumber(seq), fields[i + 1] } end
-    end
-  end
-  return redis.error_reply('message ' .. seq .. ' of room ' .. ARGV[1] .. ' is missing')
-end
-${ROOM_EXISTS}
-if redis.call('HGET', KEYS[2], 'state') ~= 'active' then
-  return redis.error_reply('conversation ' .. ARGV[4] .. ' is not active')
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
-redis.call('XADD', KEYS[3], seq .. '-0', 'k', ARGV[6], 'd', ARGV[7])
-redis.call('HSET', KEYS[4], ARGV[2], seq .. ':' .. ARGV[4])
-if tonumber(redis.call('HGET', KEYS[2], 'firstSeq') or '0') == 0 then
-  redis.call('HSET', KEYS[2], 'firstSeq', seq)
-end
-redis.call('HSET', KEYS[2], 'lastSeq', seq)
-redis.call('HINCRBY', KEYS[2], 'messageCount', 1)
-local last = tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt') or '0')
-if tonumber(ARGV[5]) > last then redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[5]) end
-return { 'new', seq }`,
-  },
-
-  // KEYS: outbox   ARGV: entry id, ...   returns the entries left (an emptied stream is deleted)
-  ccOutboxRemove: {
-    numberOfKeys: 1,
-    lua: `
-if #ARGV > 0 then redis.call('XDEL', KEYS[1], unpack(ARGV)) end
-local left = redis.call('XLEN', KEYS[1])
-if left == 0 then redis.call('DEL', KEYS[1]) end
-return left`,
-  },
-
-  // KEYS: lease   ARGV: owner, ttlMs   returns 1 when owner holds the lease now
-  ccOutboxLease: {
-    numberOfKeys: 1,
-    lua: `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`,
-  },
-
-  // KEYS: lease   ARGV: owner
-  ccOutboxRelease: {
-    numberOfKeys: 1,
-    lua: `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1`,
-  },
-} as const;
-
-type ScriptName = keyof typeof SCRIPTS;
-type StreamEntry = [id: string, fields: string[]];
-
-const toObject = (flat: string[]): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) { out[flat[i]] = flat[i + 1]; }
-  return out;
-};
-
-const isEmpty = (hash: Record<string, string>) => Object.keys(hash).length === 0;
-
-function encodeRoom(record: RoomRecord): string[] {
-  const fields: string[] = [
-    "roomId", record.roomId,
-    "kind", record.kind,
-    "members", JSON.stringify(record.members),
-    "customers", JSON.stringify(record.customers),
-    "createdAt", String(record.createdAt),
-    "lastActivityAt", String(record.lastActivityAt),
-    "activeConversationId", record.activeConversationId ?? "",
-    "lastSeq", String(record.lastSeq),
-    "pastConversations", String(record.pastConversations),
-  ];
-  if (record.teamId !== undefined) { fields.push("teamId", record.teamId); }
-  if (record.subject !== undefined) { fields.push("subject", record.subject); }
-  return fields;
-}
-
-function decodeRoom(hash: Record<string, string>): RoomRecord {
-  const record: RoomRecord = {
-    roomId: hash.roomId,
-    kind: hash.kind as RoomRecord["kind"],
-    members: JSON.parse(hash.members ?? "[]"),
-    customers: JSON.parse(hash.customers ?? "[]"),
-    createdAt: Number(hash.createdAt),
-    lastActivityAt: Number(hash.lastActivityAt),
-    activeConversationId: hash.activeConversationId || null,
-    lastSeq: Number(hash.lastSeq ?? 0),
-    pastConversations: Number(hash.pastConversations ?? 0),
-  };
-  if (hash.teamId !== undefined) { record.teamId = hash.teamId; }
-  if (hash.subject !== undefined) { record.subject = hash.subject; }
-  return record;
-}
-
-/** Counters (firstSeq, lastSeq, messageCount) come last so scripts can leave them out. */
-function encodeConversation(c: ConversationRecord, withCounters: boolean): string[] {
-  const fields = [
-    "id", c.id,
-    "roomId", c.roomId,
-    "state", c.state,
-    "startedAt", String(c.startedAt),
-    "endedAt", String(c.endedAt),
-    "endReason", c.endReason,
-    "endedBy", c.endedBy,
-    "participants", JSON.stringify(c.participants),
-    "channelSessions", JSON.stringify(c.channelSessions),
-  ];
-  if (withCounters) {
-    fields.push("firstSeq", String(c.firstSeq), "lastSeq", String(c.lastSeq), "messageCount", String(c.messageCount));
-  }
-  return fields;
-}
-
-function decodeConversation(hash: Record<string, string>): ConversationRecord {
-  return {
-    id: hash.id,
-    roomId: hash.roomId,
-    state: hash.state as ConversationRecord["state"],
-    startedAt: Number(hash.startedAt),
-    endedAt: Number(hash.endedAt),
-    endReason: hash.endReason,
-    endedBy: hash.endedBy,
-    firstSeq: Number(hash.firstSeq ?? 0),
-    lastSeq: Number(hash.lastSeq ?? 0),
-    messageCount: Number(hash.messageCount ?? 0),
-    participants: JSON.parse(hash.participants ?? "[]"),
-    channelSessions: JSON.parse(hash.channelSessions ?? "[]"),
-  };
-}
-
-const encodeMessage = (m: NewMessage) => JSON.stringify({
-  id: m.id, conversationId: m.conversationId, senderId: m.senderId, senderRole: m.senderRole,
-  senderName: m.senderName, kind: m.kind, text: m.text, at: m.at,
-});
-
-const seqOf = (entryId: string) => Number(entryId.slice(0, entryId.indexOf("-")));
-
-function decodeEntry([entryId, flat]: StreamEntry): MessageRecord {
-  const fields = toObject(flat);
-  return { ...JSON.parse(fields.d), seq: seqOf(entryId) };
-}
 
 /** The production store: every record in Redis, so any node can serve any room. */
 export class RedisStore implements RoomStore {
@@ -309,8 +70,12 @@ export class RedisStore implements RoomStore {
   private outboxesKey() { return `${this.prefix}outboxes`; }
   private outboxLeaseKey(roomId: string) { return `${this.prefix}outbox-lease:{${roomId}}`; }
 
-  private run<T>(name: ScriptName, ...args: (string | number)[]): Promise<T> {
-    return (this.redis as any)[name](...args);
+  private async run<T>(name: ScriptName, ...args: (string | number)[]): Promise<T> {
+    try {
+      return await (this.redis as any)[name](...args);
+    } catch (e: any) {
+      throw storeError(e);
+    }
   }
 
   // --- rooms ------------------------------------------------------------------
@@ -331,10 +96,11 @@ export class RedisStore implements RoomStore {
 
   // --- conversations ----------------------------------------------------------
 
-  async startConversation(conversation: ConversationRecord) {
+  async startConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
     const { roomId, id } = conversation;
     await this.run("ccStartConversation", this.roomKey(roomId), this.convKey(roomId, id),
-      roomId, id, String(conversation.startedAt), ...encodeConversation(conversation, true));
+      this.outboxKey(roomId), this.outboxesKey(),
+      roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation(conversation, true));
   }
 
   async saveConversation(conversation: ConversationRecord) {
@@ -343,12 +109,12 @@ export class RedisStore implements RoomStore {
       roomId, id, JSON.stringify(conversation.participants), JSON.stringify(conversation.channelSessions));
   }
 
-  async endConversation(conversation: ConversationRecord) {
+  async endConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
     const { roomId, id } = conversation;
     // message counters are the store's own; everything else comes from the actor
     const ended = await this.run<number>("ccEndConversation",
-      this.roomKey(roomId), this.convKey(roomId, id), this.pastKey(roomId),
-      roomId, id, String(conversation.startedAt), ...encodeConversation({ ...conversation, state: "ended" }, false));
+      this.roomKey(roomId), this.convKey(roomId, id), this.pastKey(roomId), this.outboxKey(roomId), this.outboxesKey(),
+      roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation({ ...conversation, state: "ended" }, false));
     if (ended === 1) { await this.redis.zrem(this.idleKey(), roomId); }
   }
 
@@ -375,12 +141,12 @@ export class RedisStore implements RoomStore {
 
   // --- messages ---------------------------------------------------------------
 
-  async appendMessage(roomId: string, message: NewMessage): Promise<AppendResult> {
+  async appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
     const reply = await this.run<[string, number, string?]>("ccAppendMessage",
       this.roomKey(roomId), this.convKey(roomId, message.conversationId),
-      this.msgsKey(roomId, message.conversationId), this.idemKey(roomId),
+      this.msgsKey(roomId, message.conversationId), this.idemKey(roomId), this.outboxKey(roomId), this.outboxesKey(),
       roomId, `${message.senderId}\u0000${message.id}`, this.msgsBase(roomId), message.conversationId,
-      String(message.at), message.kind, encodeMessage(message));
+      String(message.at), message.kind, encodeMessage(message), ...events);
     const [status, seq, stored] = reply;
     if (status === "dup") {
       return { message: { ...JSON.parse(stored!), seq: Number(seq) }, duplicate: true };
@@ -504,4 +270,12 @@ export class RedisStore implements RoomStore {
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
   }
+}
+
+/** A script's refusal becomes a ChatError of its kind; anything else: unavailable. */
+function storeError(e: any): Error {
+  const message: string = e?.message ?? String(e);
+  const kind = /^(CONFLICT|NOT_FOUND) /.exec(message);
+  if (kind) { return new ChatError(kind[1] === "CONFLICT" ? "conflict" : "not_found", message.slice(kind[0].length)); }
+  return new ChatError("unavailable", message);
 }
