@@ -6,16 +6,7 @@ import {
 } from "./helpers/server";
 import { REDIS_TEST_URL, flushTestDb } from "./helpers/redis";
 
-/** Rejection reason `{ code, message }` of a failed request. */
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (e: any) {
-    assert.ok(e.reason, `expected a rejection with a reason, got ${e.message}`);
-    return e.reason;
-  }
-  assert.fail("expected the request to be rejected");
-}
+import { rejection } from "./helpers/fixtures";
 
 const IDLE_MS = 1_500;
 

@@ -5,10 +5,7 @@ import {
   clientFor, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who,
 } from "./helpers/server";
 
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try { await promise; } catch (e: any) { assert.ok(e.reason, `expected a rejection reason, got ${e.message}`); return e.reason; }
-  assert.fail("expected a rejection");
-}
+import { rejection } from "./helpers/fixtures";
 
 const requests = (room: Room<any>) => [...room.state.requests.values()] as any[];
 
