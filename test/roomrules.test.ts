@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Room } from "@colyseus/sdk";
-import { clientFor, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who } from "./helpers/server";
+import { signToken } from "../server/auth";
+import { clientFor, sleep, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess, type Who } from "./helpers/server";
 
 /**
  * The room rules a hostile-user audit found missing (issue #11 "room rules", #12's
@@ -28,6 +29,14 @@ describe("room rules: permissions and input (issue #11)", function () {
     const room = await (await clientFor(url, who)).joinById(roomId);
     open.push(room);
     return room;
+  };
+  /** whether the room's record exists, asked through the HTTP API (no join, so no actor) */
+  const stored = async (url: string, roomId: string) => {
+    const token = await signToken(TEST_SECRET, { sub: uniqueId("app"), role: "app" });
+    const res = await fetch(`${url}/api/rooms/${roomId}/conversations`, { headers: { authorization: `Bearer ${token}` } });
+    await res.body?.cancel();
+    assert.ok(res.status === 200 || res.status === 404, `status ${res.status}`);
+    return res.status === 200;
   };
   const customer = (): Who => ({ sub: uniqueId("cust"), role: "customer" });
   const staff = (role: "agent" | "supervisor" | "bot", teams: string[]): Who => ({ sub: uniqueId(role), role, teams });
@@ -132,8 +141,9 @@ describe("room rules: permissions and input (issue #11)", function () {
     await r1.leave();
     await r2.leave();
     // unused (no message) and nobody connected: removed after PRIVATE_ROOM_UNUSED_MS
-    await until(async () => (await code(join(server.url, me, "private", { roomId: ids[0] }))).startsWith("room_not_found"), 10_000, "r1 removed");
-    await until(async () => (await code(join(server.url, me, "private", { roomId: ids[1] }))).startsWith("room_not_found"), 10_000, "r2 removed");
+    assert.ok(await stored(server.url, ids[0]));
+    await until(async () => !(await stored(server.url, ids[0])) && !(await stored(server.url, ids[1])), 15_000, "r1 and r2 removed");
+    await assert.rejects(join(server.url, me, "private", { roomId: ids[0] }), /room_not_found/);
     const r3 = await join(server.url, me, "private", {});
     assert.ok(r3.roomId.startsWith("pr-"), "room counted free again");
     await assert.rejects(join(server.url, me, "private", {}), /rate_limited/, "a fourth room within the hour");
@@ -148,6 +158,7 @@ describe("room rules: permissions and input (issue #11)", function () {
     await used.request("end", {});
     await used.leave();
     await sleep(3_000);
+    assert.ok(await stored(server.url, held.roomId) && await stored(server.url, used.roomId));
     assert.equal((await join(server.url, member, "private", { roomId: held.roomId })).roomId, held.roomId, "the connected one");
     const back = await join(server.url, member, "private", { roomId: used.roomId });
     assert.equal((await back.request("conversations", {})).conversations.length, 1, "the used one, with its history");
