@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Room } from "@colyseus/sdk";
 import { signToken } from "../server/auth";
+import { flushTestDb, REDIS_TEST_URL } from "./helpers/redis";
 import { clientFor, sleep, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess, type Who } from "./helpers/server";
 
 /**
@@ -209,5 +210,28 @@ describe("room rules: permissions and input (issue #11)", function () {
     await joined.request("send", { id: uniqueId("m"), text: "sales here" });
     await waitFor(room, () => room.state.conversation?.messages.some((m: any) => m.senderId === target.sub), 5_000, "the customer sees sales");
     await assert.rejects(join(scoped.url, bystander, "contact_center", { customerId }), /forbidden/, "only the accepting agent");
+  });
+
+  it("on Redis nodes: the open-room count holds across two nodes, and the sweeper of either removes unused rooms", async () => {
+    await flushTestDb();
+    const env = {
+      REDIS_URL: REDIS_TEST_URL, PRIVATE_ROOMS_PER_CUSTOMER: "2", PRIVATE_ROOM_UNUSED_MS: "1500", SWEEP_INTERVAL_MS: "200",
+    };
+    const nodes = [await startServerProcess(env), await startServerProcess(env)];
+    try {
+      const me = customer();
+      const r1 = await join(nodes[0].url, me, "private", {});
+      const r2 = await join(nodes[1].url, me, "private", {});
+      await assert.rejects(join(nodes[0].url, me, "private", {}), /too_many_rooms/);
+      await assert.rejects(join(nodes[1].url, me, "private", {}), /too_many_rooms/);
+      const ids = [r1.roomId, r2.roomId];
+      await r1.leave();
+      await r2.leave();
+      await until(async () => !(await stored(nodes[0].url, ids[0])) && !(await stored(nodes[1].url, ids[1])), 15_000, "both removed");
+      assert.ok((await join(nodes[1].url, me, "private", {})).roomId.startsWith("pr-"));
+    } finally {
+      await Promise.all(open.splice(0).map((r) => r.connection.isOpen ? r.leave().catch(() => {}) : undefined));
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
   });
 });
