@@ -12,7 +12,7 @@ import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
 import { KeyedRateLimiter, TokenBucket } from "../server/rateLimit";
-import { checkCreation, trackCreation } from "../server/privateRooms";
+import { checkCreation, privateRoomCreated } from "../server/privateRooms";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import type {
   ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, QueuedRequest, RoomKind, RoomRecord,
@@ -107,7 +107,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     if (!existing && resolved.create && resolved.limitFor) { await checkCreation(resolved.limitFor, this.config, this.store); }
     this.record = existing ?? (resolved.create ? await this.store.createRoom(resolved.create) : null)!;
     if (!this.record) { throw new AuthError("room_not_found", `room ${resolved.roomId} does not exist`); }
-    if (!existing && this.kind === "private") { await this.privateRoomCreated(resolved.limitFor); }
+    if (!existing && this.kind === "private") { await privateRoomCreated(this.store, this.config, this.roomId, resolved.limitFor); }
 
     this.state.roomId = this.roomId;
     this.state.kind = this.kind;
@@ -286,16 +286,6 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       this.touchDeadline();
       return false;
     });
-  }
-
-  /**
-   * A new private room: counted against its customer's PRIVATE_ROOMS_PER_CUSTOMER,
-   * and given a deadline after which the sweeper removes it if nobody used it.
-   */
-  private async privateRoomCreated(customerId: string | undefined) {
-    if (customerId) { await trackCreation(customerId, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not count the private room")); }
-    await this.store.setIdleDeadline(this.roomId, Date.now() + this.config.privateRoomUnusedMs)
-      .catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not store the private room's deadline"));
   }
 
   /** A due deadline without a conversation: an unused private room with someone in it waits another period. */

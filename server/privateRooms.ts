@@ -73,9 +73,18 @@ export async function checkCreation(customerId: string, config: Config, store: R
   }
 }
 
-/** Counts a room the customer just created. */
-export async function trackCreation(customerId: string, roomId: string): Promise<void> {
-  await matchMaker.presence.sadd(setKey(customerId), roomId);
+/**
+ * A new private room (its actor's onCreate): counted against its customer's
+ * PRIVATE_ROOMS_PER_CUSTOMER, and given the deadline after which the sweeper removes
+ * it if nobody used it. Failures are logged: the room itself works without either.
+ */
+export async function privateRoomCreated(store: RoomStore, config: Config, roomId: string, customerId: string | undefined): Promise<void> {
+  if (customerId) {
+    await Promise.resolve(matchMaker.presence.sadd(setKey(customerId), roomId))
+      .catch((e) => logger.warn({ err: e?.message, roomId }, "could not count the private room"));
+  }
+  await store.setIdleDeadline(roomId, Date.now() + config.privateRoomUnusedMs)
+    .catch((e) => logger.warn({ err: e?.message, roomId }, "could not store the private room's deadline"));
 }
 
 /**
