@@ -63,6 +63,9 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
 
   end: {
     action: "end",
+    guard: ({ client }) => {
+      if (data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor barges in before it ends the conversation"); }
+    },
     run: ({ room, identity, payload }) => room.serial(async () => {
       if (!room.state.conversation) { throw new RequestError("no_active_conversation", "no active conversation to end"); }
       await room.conversation.end(payload?.reason || "ended_by_agent", identity.sub);

@@ -125,7 +125,7 @@ export class TeamDesk {
 
   // --- requests from the team's clients ---------------------------------------
 
-  accept(identity: Identity, payload: Payload<"accept">) {
+  async accept(identity: Identity, payload: Payload<"accept">) {
     const request = this.state.requests.get(payload.requestId);
     if (!request) {
       const winner = this.accepted.get(payload.requestId);
@@ -146,6 +146,12 @@ export class TeamDesk {
     this.persistQueue();
     this.room.updateAutoDispose();
     logger.info({ roomId: this.room.roomId, requestId: request.id, by: identity.sub }, "request accepted");
+    if (request.kind === "transfer" || request.kind === "conference") {
+      // the room may belong to another team: its member list lets the accepting agent in
+      // with AGENT_TEAM_SCOPED (docs/desk.md); additive, so the room's actor may run anywhere
+      await this.room.services.store.addMembers(request.roomId, [identity.sub])
+        .catch((e) => logger.warn({ err: e?.message, roomId: request.roomId }, "could not grant the accepting agent the room"));
+    }
     return {
       requestId: request.id, kind: request.kind, roomId: request.roomId, roomKind: request.roomKind,
       customerId: request.customerId, conversationId: request.conversationId,
@@ -156,9 +162,10 @@ export class TeamDesk {
     const agent = this.state.agents.get(identity.sub);
     if (!agent) { throw new RequestError("forbidden", "not in this team's room"); }
     agent.status = payload.status;
-    if (payload.maxConversations !== undefined) { agent.maxConversations = payload.maxConversations; }
+    // an agent may lower its own maximum, never raise it over the configured one
+    if (payload.maxConversations !== undefined) { agent.maxConversations = Math.min(payload.maxConversations, this.room.services.config.agentMaxConversations); }
     this.offerAll();
-    return {};
+    return { maxConversations: agent.maxConversations };
   }
 
   // --- routing ------------------------------------------------------------------

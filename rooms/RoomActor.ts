@@ -4,16 +4,18 @@ import { who } from "../conversation/context";
 import { Conversation } from "../conversation/Conversation";
 import type { ChatState } from "../schema/ChatState";
 import type { TeamState } from "../schema/TeamState";
+import { mayJoinAnother } from "../server/cluster/agentRooms";
 import { resolvedJoin } from "../server/cluster/joinOptions";
 import { AuthError } from "../server/errors";
 import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { resolveJoin, type ResolvedJoin } from "../server/policy/permissions";
+import { checkCreation, privateRoomCreated } from "../server/policy/privateRooms";
 import type { RequestTable } from "../server/policy/requestTable";
 import { TokenBucket } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
 import type { RoomKind, RoomRecord } from "../server/store/types";
-import { asJoinRefusal } from "./auth";
+import { asJoinRefusal, refuseJoin } from "./auth";
 import { fireHook, metricsHooks, webhookHooks } from "./hooks";
 import { registerRequests } from "./pipeline";
 
@@ -47,6 +49,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
 
   async onCreate(options: any) {
     const resolved = resolvedJoin(options);
+    if (resolved && !resolved.roomId) { await refuseJoin("invalid_options", "customers must be 1..20 ids"); }
     if (!resolved?.roomId) { throw new Error("rooms are created by authenticated joins only"); }
     this.roomId = resolved.roomId;
     this.kind = resolved.kind;
@@ -57,8 +60,10 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
       await new Promise((resolve) => setTimeout(resolve, config.actorStartDelayMs));
     }
     const existing = await store.getRoom(resolved.roomId);
+    if (!existing && resolved.create && resolved.limitFor) { await asJoinRefusal(() => checkCreation(resolved.limitFor!, config, store)); }
     this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
-    if (!this.record) { await asJoinRefusal(async () => { throw new AuthError("room_not_found", `room ${resolved.roomId} does not exist`); }); }
+    if (!this.record) { await refuseJoin("room_not_found", `room ${resolved.roomId} does not exist`); }
+    if (!existing && this.kind === "private") { await privateRoomCreated(store, config, this.roomId, resolved.limitFor); }
 
     this.state.roomId = this.roomId;
     this.state.kind = this.kind;
@@ -114,8 +119,13 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     if (resolved?.roomId !== this.roomId) {
       // joinById: the matchmaker resolved the room, so check membership against it
       resolved = await asJoinRefusal(async () => {
+        const { store, config, agentRooms } = this.services;
         if (this.kind !== "private") { throw new AuthError("forbidden", `join ${this.kind} rooms through joinOrCreate`); }
-        return resolveJoin("private", identity, { ...options, roomId: this.roomId }, this.services.store, this.services.config);
+        const found = await resolveJoin("private", identity, { ...options, roomId: this.roomId }, store, config);
+        if (identity.role === "agent" && !(await mayJoinAnother(agentRooms, identity.sub, this.roomId, config.maxRoomsPerAgent))) {
+          throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
+        }
+        return found;
       });
     }
     const { config } = this.services;
@@ -195,7 +205,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
    */
   async sweepIdle(): Promise<boolean> {
     return this.serial(async () => {
-      if (!this.state.conversation) { return false; }
+      if (!this.state.conversation) { await this.sweepWithoutConversation(); return false; }
       if (this.conversation.idle.isDue()) {
         await this.conversation.end("idle", "system", this.conversation.idle.deadline());
         return true;
@@ -203,6 +213,16 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
       this.conversation.idle.rewriteDeadline();
       return false;
     });
+  }
+
+  /** A due deadline without a conversation: an unused private room with someone in it waits another period. */
+  private async sweepWithoutConversation() {
+    const { store, config } = this.services;
+    if (this.kind === "private" && this.state.lastSeq === 0) {
+      await store.setIdleDeadline(this.roomId, Date.now() + config.privateRoomUnusedMs);
+    } else {
+      await store.clearIdleDeadline(this.roomId);
+    }
   }
 
   onUncaughtException(error: Error, method: string) {

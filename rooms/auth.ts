@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { ErrorCode, ServerError } from "@colyseus/core";
 import type { Identity } from "../server/auth";
 import { mayJoinAnother } from "../server/cluster/agentRooms";
 import { JOIN_KEY } from "../server/cluster/joinOptions";
-import { AuthError, ChatError } from "../server/errors";
+import { AuthError, ChatError, type ErrorCode as ErrorCode_ } from "../server/errors";
 import { resolveJoin } from "../server/policy/permissions";
 import type { KeyedRateLimiter } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
@@ -23,11 +24,12 @@ export async function authenticate(
     if (options === null || typeof options !== "object" || Array.isArray(options)) { throw new AuthError("invalid_options", "join options must be an object"); }
     if (!joins.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
     const resolved = await resolveJoin(roomName, identity, options, store, config);
-    if (identity.role === "agent" && roomName !== "team" && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
+    if (identity.role === "agent" && roomName !== "team" && resolved.roomId && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
       throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
     }
     // `roomId` is reserved by the matchmaker, so the room definitions filter on `roomKey`
-    options.roomKey = resolved.roomId;
+    // (no room id: a joinById, checked by the room found; a create then fails in onCreate)
+    options.roomKey = resolved.roomId || `unresolved-${randomUUID()}`;
     options[JOIN_KEY] = resolved;
     return identity;
   });
@@ -46,4 +48,9 @@ export async function asJoinRefusal<T>(fn: () => Promise<T>): Promise<T> {
     if (e instanceof ChatError) { throw new ServerError(ErrorCode.AUTH_FAILED, `${e.code}: ${e.message}`); }
     throw e;
   }
+}
+
+/** Refuses a join from inside the actor (onCreate, onJoin) the way onAuth does. */
+export function refuseJoin(code: ErrorCode_, message: string): Promise<never> {
+  return asJoinRefusal(async () => { throw new ChatError(code, message); });
 }

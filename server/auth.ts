@@ -3,6 +3,7 @@ import { z } from "zod";
 import { AuthError } from "./errors";
 import type { Role } from "./store/types";
 import { ID_PATTERN } from "./ids";
+import { textField } from "./text";
 
 /** The verified identity of a connection, from the contract's claims. */
 export interface Identity {
@@ -15,7 +16,8 @@ export interface Identity {
 const claimsSchema = z.object({
   sub: z.string().regex(ID_PATTERN, "sub must match [A-Za-z0-9_-]{1,64}"),
   role: z.enum(["customer", "agent", "supervisor", "bot", "app"]),
-  name: z.string().max(200).optional(),
+  // shown to everyone in the room and stored with each message: normalised like every stored text
+  name: textField(200).optional(),
   teams: z.array(z.string().regex(ID_PATTERN)).max(100).optional(),
 });
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ID_PATTERN } from "../ids";
 import { RequestError } from "../errors";
+import { codePoints, isBlank, normaliseText, textField } from "../text";
 
 /**
  * Validators of the contract's request payloads. Each returns the parsed payload or
@@ -11,19 +12,11 @@ const id = z.string().regex(ID_PATTERN, "must match [A-Za-z0-9_-]{1,64}");
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const limit = z.number().int().min(1);
 
-// C0/C1 controls except tab and newline, plus lone surrogates (invalid UTF-16).
-const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// the text rules live with the base layer, where tokens (server/auth.ts) use them too
+export { codePoints, isBlank, normaliseText, textField } from "../text";
 
-/** Removes control characters and normalises to NFC; the result is what is stored. */
-export function normaliseText(text: string): string {
-  return text.replace(CONTROL, "").normalize("NFC");
-}
-
-export function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) { n++; }
-  return n;
-}
+/** end, transfer, invite and handover reasons: stored in the conversation and its events */
+const reason = textField(200);
 
 export const schemas = {
   send: z.object({ id, text: z.string(), kind: z.enum(["text", "note"]).optional() }),
@@ -36,10 +29,10 @@ export const schemas = {
     limit: limit.optional(),
   }),
   conversations: z.object({ before: seq.optional(), limit: limit.optional() }),
-  end: z.object({ reason: z.string().max(200).optional() }).optional(),
-  transfer: z.object({ toUserId: id.optional(), toTeamId: id.optional(), reason: z.string().max(200).optional() }),
-  invite: z.object({ userId: id, teamId: id.optional(), reason: z.string().max(200).optional() }),
-  handover: z.object({ reason: z.string().max(200).optional() }).optional(),
+  end: z.object({ reason: reason.optional() }).optional(),
+  transfer: z.object({ toUserId: id.optional(), toTeamId: id.optional(), reason: reason.optional() }),
+  invite: z.object({ userId: id, teamId: id.optional(), reason: reason.optional() }),
+  handover: z.object({ reason: reason.optional() }).optional(),
   barge: z.object({}).optional(),
   accept: z.object({ requestId: z.string().regex(/^req-[0-9a-f-]{36}$/, "must be a request id") }),
   status: z.object({ status: z.enum(["available", "busy", "away"]), maxConversations: z.number().int().min(1).max(50).optional() }),
@@ -61,7 +54,7 @@ export function parseRequest<T extends RequestType>(type: T, payload: unknown): 
 /** Normalises and bounds a message text. */
 export function checkText(raw: string, maxCodePoints: number): string {
   const text = normaliseText(raw);
-  if (text.trim().length === 0) { throw new RequestError("invalid_payload", "send: text: must not be empty"); }
+  if (isBlank(text)) { throw new RequestError("invalid_payload", "send: text: must not be empty"); }
   const length = codePoints(text);
   if (length > maxCodePoints) {
     throw new RequestError("text_too_long", `send: text has ${length} code points, at most ${maxCodePoints} allowed`);
