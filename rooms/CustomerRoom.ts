@@ -1,9 +1,10 @@
-import type { ChatClient } from "../conversation/context";
+import { who, type ChatClient } from "../conversation/context";
 import { conversationRequests } from "../conversation/requests";
 import { deskRequests, type DeskHost } from "../desk/actions";
 import { CustomerDesk } from "../desk/CustomerDesk";
 import { ChatState } from "../schema/ChatState";
 import type { Identity } from "../server/auth";
+import { logger } from "../server/logger";
 import { checkText } from "../server/policy/requests";
 import type { RequestTable } from "../server/policy/requestTable";
 import { RoomActor } from "./RoomActor";
@@ -18,6 +19,21 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
 
   protected async started() {
     this.extensions.push(this.desk);
+  }
+
+  /** An agent's customer rooms are counted cluster-wide for MAX_ROOMS_PER_AGENT. */
+  protected async admit(client: ChatClient) {
+    const identity = who(client);
+    if (identity.role !== "agent") { return; }
+    await this.services.agentRooms.add(identity.sub, this.roomId)
+      .catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not count the agent's room"));
+  }
+
+  protected left(client: ChatClient, remaining: number) {
+    const identity = who(client);
+    if (remaining > 0 || identity.role !== "agent") { return; }
+    this.services.agentRooms.remove(identity.sub, this.roomId)
+      .catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not uncount the agent's room"));
   }
 
   protected requests(): RequestTable<this, ChatClient> {

@@ -4,13 +4,13 @@ import { who } from "../conversation/context";
 import { Conversation } from "../conversation/Conversation";
 import type { ChatState } from "../schema/ChatState";
 import type { TeamState } from "../schema/TeamState";
-import { mayJoinAnother } from "../server/cluster/agentRooms";
+import type { Identity } from "../server/auth";
 import { resolvedJoin } from "../server/cluster/joinOptions";
 import { AuthError } from "../server/errors";
 import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
-import { resolveJoin, type ResolvedJoin } from "../server/policy/permissions";
-import { checkCreation, privateRoomCreated } from "../server/policy/privateRooms";
+import type { ResolvedJoin } from "../server/policy/permissions";
+import { checkCreation } from "../server/policy/privateRooms";
 import type { RequestTable } from "../server/policy/requestTable";
 import { TokenBucket } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
@@ -40,12 +40,24 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
 
   /** The requests this room answers. */
   protected abstract requests(): RequestTable<this, ChatClient>;
+  /** The room's record was just created (not found in the store). */
+  protected async created(_resolved: ResolvedJoin): Promise<void> {}
   /** Feature start-up once the record and the conversation are loaded. */
   protected async started(): Promise<void> {}
+  /** A join by room id (the matchmaker found the room): only private rooms allow it. */
+  protected async joinById(_identity: Identity, _options: unknown): Promise<ResolvedJoin> {
+    throw new AuthError("forbidden", `join ${this.kind} rooms through joinOrCreate`);
+  }
+  /** A client is let in, before it attends the conversation. */
+  protected async admit(_client: ChatClient): Promise<void> {}
   /** After a client joined and attended the conversation. */
   protected joined(_client: ChatClient): void {}
-  /** After a client left for good. */
+  /** After a client's connection left for good (`remaining`: the user's other connections). */
   protected left(_client: ChatClient, _remaining: number): void {}
+  /** The stored idle deadline is due and no conversation is active. */
+  protected async dueWithoutConversation(): Promise<void> {
+    await this.services.store.clearIdleDeadline(this.roomId);
+  }
 
   async onCreate(options: any) {
     const resolved = resolvedJoin(options);
@@ -63,7 +75,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     if (!existing && resolved.create && resolved.limitFor) { await asJoinRefusal(() => checkCreation(resolved.limitFor!, config, store)); }
     this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
     if (!this.record) { await refuseJoin("room_not_found", `room ${resolved.roomId} does not exist`); }
-    if (!existing && this.kind === "private") { await privateRoomCreated(store, config, this.roomId, resolved.limitFor); }
+    if (!existing) { await this.created(resolved); }
 
     this.state.roomId = this.roomId;
     this.state.kind = this.kind;
@@ -118,15 +130,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     let resolved: ResolvedJoin | undefined = resolvedJoin(options);
     if (resolved?.roomId !== this.roomId) {
       // joinById: the matchmaker resolved the room, so check membership against it
-      resolved = await asJoinRefusal(async () => {
-        const { store, config, agentRooms } = this.services;
-        if (this.kind !== "private") { throw new AuthError("forbidden", `join ${this.kind} rooms through joinOrCreate`); }
-        const found = await resolveJoin("private", identity, { ...options, roomId: this.roomId }, store, config);
-        if (identity.role === "agent" && !(await mayJoinAnother(agentRooms, identity.sub, this.roomId, config.maxRoomsPerAgent))) {
-          throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
-        }
-        return found;
-      });
+      resolved = await asJoinRefusal(() => this.joinById(identity, options));
     }
     const { config } = this.services;
     const userData: ClientData = {
@@ -138,16 +142,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     client.userData = userData;
     this.connections.set(identity.sub, (this.connections.get(identity.sub) ?? 0) + 1);
     metrics.connections.inc();
-    if (identity.role === "agent" && this.kind !== "team") {
-      await this.services.agentRooms.add(identity.sub, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not count the agent's room"));
-    }
-    if (this.kind === "private" && !this.record.members.includes(identity.sub)) {
-      await this.serial(async () => {
-        if (this.record.members.includes(identity.sub)) { return; }
-        await this.services.store.addMembers(this.roomId, [identity.sub]);
-        this.record.members.push(identity.sub);
-      });
-    }
+    await this.admit(client);
     await this.conversation.join(client);
     this.joined(client);
   }
@@ -172,9 +167,6 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     metrics.connections.dec();
     const remaining = (this.connections.get(userId) ?? 1) - 1;
     if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
-    if (remaining === 0 && who(client).role === "agent" && this.kind !== "team") {
-      this.services.agentRooms.remove(userId, this.roomId).catch((e) => logger.warn({ err: e?.message, roomId: this.roomId }, "could not uncount the agent's room"));
-    }
     await this.serial(() => this.conversation.leave(client, remaining));
     this.left(client, remaining);
   }
@@ -205,7 +197,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
    */
   async sweepIdle(): Promise<boolean> {
     return this.serial(async () => {
-      if (!this.state.conversation) { await this.sweepWithoutConversation(); return false; }
+      if (!this.state.conversation) { await this.dueWithoutConversation(); return false; }
       if (this.conversation.idle.isDue()) {
         await this.conversation.end("idle", "system", this.conversation.idle.deadline());
         return true;
@@ -213,16 +205,6 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
       this.conversation.idle.rewriteDeadline();
       return false;
     });
-  }
-
-  /** A due deadline without a conversation: an unused private room with someone in it waits another period. */
-  private async sweepWithoutConversation() {
-    const { store, config } = this.services;
-    if (this.kind === "private" && this.state.lastSeq === 0) {
-      await store.setIdleDeadline(this.roomId, Date.now() + config.privateRoomUnusedMs);
-    } else {
-      await store.clearIdleDeadline(this.roomId);
-    }
   }
 
   onUncaughtException(error: Error, method: string) {

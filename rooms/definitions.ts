@@ -3,6 +3,7 @@ import { KeyedRateLimiter } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
 import { authenticate } from "./auth";
 import { CustomerRoom } from "./CustomerRoom";
+import { PrivateRoom as PrivateRoomBase } from "./PrivateRoom";
 import { TeamRoom } from "./TeamRoom";
 
 /**
@@ -19,7 +20,7 @@ export function roomDefinitions(services: Services) {
     static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, joins, "contact_center", token, options); }
   }
 
-  class PrivateRoom extends CustomerRoom {
+  class PrivateRoom extends PrivateRoomBase {
     readonly services = services;
     static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, joins, "private", token, options); }
   }
