@@ -13,6 +13,7 @@ import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
 import { KeyedRateLimiter, TokenBucket } from "../server/rateLimit";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
+import { RoomTokens } from "../server/tokenExpiry";
 import type {
   ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, QueuedRequest, RoomKind, RoomRecord,
 } from "../server/store/types";
@@ -85,6 +86,8 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   private idleTimerArmed = false;
   private deadlineWritten = 0;
   private participantsDirty = false;
+  /** a connection lives no longer than its token (server/tokenExpiry.ts) */
+  private tokens = new RoomTokens(this);
 
   protected get services() { return getServices(); }
   protected get store() { return this.services.store; }
@@ -174,6 +177,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       dropped: false,
       monitor: resolved.monitor,
     };
+    this.tokens.joined(client);
     if (seesNotes(identity)) {
       client.view = new StateView();
       if (this.state.conversation) { showNotes(client.view, this.state.conversation); }
@@ -199,6 +203,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   }
 
   async onDrop(client: ChatClient) {
+    if (!this.tokens.mayReconnect(client)) { return; } // closed for its expired token: onLeave follows
     data(client).dropped = true;
     this.setConnected(who(client).sub, false);
     try {
@@ -211,10 +216,12 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
   onReconnect(client: ChatClient) {
     data(client).dropped = false;
     this.setConnected(who(client).sub, true);
+    this.tokens.reconnected(client);
   }
 
   async onLeave(client: ChatClient) {
     const userId = who(client).sub;
+    this.tokens.left(client);
     metrics.connections.dec();
     const remaining = (this.connections.get(userId) ?? 1) - 1;
     if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
@@ -297,6 +304,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.handle("history", (client, payload) => this.history(client, payload));
     this.handle("conversations", (client, payload) => this.conversations(client, payload));
     this.handle("end", (client, payload) => this.end(client, payload));
+    this.handle("refresh", (client, payload) => this.tokens.refresh(client, payload.token, this.services.verifier));
     // unknown types: a request gets Colyseus' own "no_handler" error; a plain send gets this
     this.onMessage("*", (client: ChatClient, type: string | number) => {
       client.send("error", { code: "unknown_request", message: `unknown message type "${String(type).slice(0, 64)}"` });

@@ -6,7 +6,7 @@ import type express from "express";
 import Redis from "ioredis";
 import { ContactCenterRoom, PrivateRoom, resumeOptions } from "../rooms/ChatRoom";
 import { TeamRoom } from "../rooms/TeamRoom";
-import { TokenVerifier } from "./auth";
+import { verifierFor } from "./auth";
 import type { Config } from "./config";
 import { installServices } from "./context";
 import { logger } from "./logger";
@@ -56,7 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
 
   const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks.ts
-  installServices({ config, store, verifier: new TokenVerifier(config.authSecret), webhooks, agentRooms: createAgentRooms(redis) });
+  installServices({ config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis) });
 
   const server = new Server({
     greet: false,

@@ -55,6 +55,11 @@ export interface Config {
   webhookBackoffMs: number;
   /** agents and supervisors join only customer rooms of their own teams */
   agentTeamScoped: boolean;
+  /** longest token lifetime accepted (exp - iat, and exp - now) */
+  authMaxTokenLifetimeSeconds: number;
+  /** when set, tokens must carry exactly this iss / this aud */
+  authIssuer: string | undefined;
+  authAudience: string | undefined;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -115,6 +120,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts: int(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1),
     webhookBackoffMs: int(env, "WEBHOOK_BACKOFF_MS", 500, 1),
     agentTeamScoped: env.AGENT_TEAM_SCOPED === "true",
+    authMaxTokenLifetimeSeconds: int(env, "AUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400, 60),
+    authIssuer: env.AUTH_ISSUER || undefined,
+    authAudience: env.AUTH_AUDIENCE || undefined,
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

@@ -15,6 +15,8 @@ export type ErrorCode =
   | "unknown_request_id"
   | "at_capacity"
   | "unavailable"
+  | "auth_invalid"
+  | "auth_expired"
   | "internal";
 
 export class RequestError extends Error {
