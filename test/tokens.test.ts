@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Client, type Room } from "@colyseus/sdk";
+import { Client, CloseCode, type Room } from "@colyseus/sdk";
 import { SignJWT } from "jose";
 import { nextStep, TokenExpiryTracker, warnAt } from "../server/tokenExpiry";
 import { signToken } from "../server/auth";
@@ -123,6 +123,35 @@ describe("token rules", function () {
     const { messages } = await again.request("history", {});
     assert.deepEqual(messages.map((m: any) => m.text), ["hello"]);
     await again.leave();
+  });
+
+  it("does not let a reconnection outlive the token: neither after the 4003 close nor after a drop across the exp", async () => {
+    const exp = nowSeconds() + 3;
+    const closedOne = await join(server.url, await forge({ sub: uniqueId("c"), role: "customer", exp }));
+    const closed = watch(closedOne);
+    const droppedId = uniqueId("c");
+    const dropped = await join(server.url, await forge({ sub: droppedId, role: "customer", exp }));
+    // a network drop before the exp; the SDK's own retries are off so the test reconnects after it
+    dropped.reconnection.enabled = false;
+    dropped.connection.close(CloseCode.MAY_TRY_RECONNECT, "network drop");
+    await until(() => closed.closed !== undefined, 10_000, "the 4003 close");
+    assert.equal(closed.closed, 4003);
+    while (Date.now() < exp * 1000 + 300) { await sleep(100); }
+
+    const outcome = async (reconnectionToken: string) => {
+      try {
+        const room = await new Client(server.url).reconnect(reconnectionToken);
+        const seen = watch(room);
+        await sleep(1_000);
+        return seen.closed !== undefined ? `closed ${seen.closed}` : "open";
+      } catch (e: any) {
+        return `refused ${e?.message ?? e}`;
+      }
+    };
+    assert.match(await outcome(closedOne.reconnectionToken), /^refused/, "no seat after a 4003 close");
+    assert.match(await outcome(dropped.reconnectionToken), /^(refused|closed 4003)/, "a dropped connection's token ran out meanwhile");
+    // the user comes back with a fresh token
+    await (await join(server.url, await signToken(TEST_SECRET, { sub: droppedId, role: "customer" }))).leave();
   });
 
   it("keeps a refreshed connection open past the first token's expiry, and it keeps chatting", async () => {
