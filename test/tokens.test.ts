@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { Client, CloseCode, type Room } from "@colyseus/sdk";
 import { SignJWT } from "jose";
 import { nextStep, TokenExpiryTracker, warnAt } from "../server/tokenExpiry";
 import { signToken } from "../server/auth";
-import { clientFor, sleep, startServerProcess, TEST_SECRET, uniqueId, until, type ServerProcess } from "./helpers/server";
+import { ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, until, type ServerProcess } from "./helpers/server";
 
 const key = new TextEncoder().encode(TEST_SECRET);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -102,7 +103,7 @@ describe("token rules", function () {
   });
 
   it("closes a connection with 4003 when its token expires, after a token_expiring warning (customer and team rooms)", async () => {
-    const exp = nowSeconds() + 3;
+    const exp = nowSeconds() + 4; // ~3-4 s of life: a loaded machine still joins well before it
     const customerId = uniqueId("c");
     const customer = await join(server.url, await forge({ sub: customerId, role: "customer", exp }));
     const agentId = uniqueId("a");
@@ -126,7 +127,7 @@ describe("token rules", function () {
   });
 
   it("does not let a reconnection outlive the token: neither after the 4003 close nor after a drop across the exp", async () => {
-    const exp = nowSeconds() + 3;
+    const exp = nowSeconds() + 4; // ~3-4 s of life: a loaded machine still joins well before it
     const closedOne = await join(server.url, await forge({ sub: uniqueId("c"), role: "customer", exp }));
     const closed = watch(closedOne);
     const droppedId = uniqueId("c");
@@ -155,7 +156,7 @@ describe("token rules", function () {
   });
 
   it("keeps a refreshed connection open past the first token's expiry, and it keeps chatting", async () => {
-    const exp = nowSeconds() + 3;
+    const exp = nowSeconds() + 4; // ~3-4 s of life: a loaded machine still joins well before it
     const customerId = uniqueId("c");
     const customer = await join(server.url, await forge({ sub: customerId, role: "customer", exp }));
     const seen = watch(customer);
@@ -170,6 +171,26 @@ describe("token rules", function () {
     assert.ok(customer.connection.isOpen);
     assert.equal((await customer.request("send", { id: "after", text: "still here" })).seq, 1);
     await customer.leave();
+  });
+
+  it("the sample bot refreshes its own short-lived token and stays in its team room past the first exp", async () => {
+    const bot = spawn(process.execPath, ["--import", "tsx", "examples/bot.ts"], {
+      cwd: ROOT, env: { ...process.env, SERVER_URL: server.url, AUTH_SECRET: TEST_SECRET, TEAM: "support", NODE_ENV: "test", BOT_ID: uniqueId("bot"), BOT_TOKEN_SECONDS: "3" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    bot.stdout!.on("data", (d) => { out += d; });
+    bot.stderr!.on("data", (d) => { out += d; });
+    try {
+      await until(() => out.includes("is in team-support"), 15_000, `the bot to connect:\n${out}`);
+      const firstExp = nowSeconds() + 3;
+      await until(() => out.includes("bot refreshed its token in team-support"), 10_000, `the bot's refresh:\n${out}`);
+      while (Date.now() < firstExp * 1000 + 2_000) { await sleep(100); }
+      assert.equal(bot.exitCode, null, `the bot still runs:\n${out}`);
+      assert.doesNotMatch(out, /token expired|could not refresh/);
+    } finally {
+      bot.kill("SIGKILL");
+    }
   });
 
   it("refuses a refresh with another user's or role's token (forbidden) or a bad token, and the connection stays", async () => {
