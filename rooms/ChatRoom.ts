@@ -12,6 +12,7 @@ import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
 import { KeyedRateLimiter, TokenBucket } from "../server/rateLimit";
+import { checkCreation, privateRoomCreated } from "../server/privateRooms";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import { RoomTokens } from "../server/tokenExpiry";
 import type {
@@ -50,11 +51,12 @@ export async function authenticate(roomName: RoomKind, token: string, options: a
   joinLimiter ??= new KeyedRateLimiter(config.joinsPerSecond, config.joinsPerSecond * 2);
   if (!joinLimiter.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
   const resolved = await resolveJoin(roomName, identity, options, store);
-  if (identity.role === "agent" && roomName !== "team" && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
+  if (identity.role === "agent" && roomName !== "team" && resolved.roomId && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
     throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
   }
   // `roomId` is reserved by the matchmaker, so the room definitions filter on `roomKey`
-  options.roomKey = resolved.roomId;
+  // (no room id: a joinById, checked by the room found; a create then fails in onCreate)
+  options.roomKey = resolved.roomId || `unresolved-${randomUUID()}`;
   options[JOIN_KEY] = resolved;
   return identity;
 }
@@ -95,6 +97,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
 
   async onCreate(options: any) {
     const resolved: ResolvedJoin | undefined = options?.[JOIN_KEY];
+    if (resolved && !resolved.roomId) { throw new AuthError("invalid_options", "customers must be 1..20 ids"); }
     if (!resolved?.roomId) { throw new Error("rooms are created by authenticated joins only"); }
     this.roomId = resolved.roomId;
     this.kind = resolved.kind;
@@ -104,8 +107,10 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       await new Promise((resolve) => setTimeout(resolve, this.config.actorStartDelayMs));
     }
     const existing = await this.store.getRoom(resolved.roomId);
+    if (!existing && resolved.create && resolved.limitFor) { await checkCreation(resolved.limitFor, this.config, this.store); }
     this.record = existing ?? (resolved.create ? await this.store.createRoom(resolved.create) : null)!;
     if (!this.record) { throw new AuthError("room_not_found", `room ${resolved.roomId} does not exist`); }
+    if (!existing && this.kind === "private") { await privateRoomCreated(this.store, this.config, this.roomId, resolved.limitFor); }
 
     this.state.roomId = this.roomId;
     this.state.kind = this.kind;
@@ -170,6 +175,9 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       // joinById: the matchmaker resolved the room, so check membership against it
       if (this.kind !== "private") { throw new AuthError("forbidden", `join ${this.kind} rooms through joinOrCreate`); }
       resolved = await resolveJoin("private", identity, { ...options, roomId: this.roomId }, this.store);
+      if (identity.role === "agent" && !(await mayJoinAnother(this.services.agentRooms, identity.sub, this.roomId, this.config.maxRoomsPerAgent))) {
+        throw new AuthError("too_many_rooms", `an agent is in at most ${this.config.maxRoomsPerAgent} customer rooms at once`);
+      }
     }
     client.userData = {
       channel: resolved.channel,
@@ -276,7 +284,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
    */
   async sweepIdle(): Promise<boolean> {
     return this.serial(async () => {
-      if (!this.state.conversation) { return false; }
+      if (!this.state.conversation) { await this.sweepWithoutConversation(); return false; }
       if (Date.now() - this.lastActivityAt >= this.config.conversationIdleMs) {
         await this.endConversation("idle", "system", this.idleDeadline());
         return true;
@@ -285,6 +293,15 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       this.touchDeadline();
       return false;
     });
+  }
+
+  /** A due deadline without a conversation: an unused private room with someone in it waits another period. */
+  private async sweepWithoutConversation() {
+    if (this.kind === "private" && this.state.lastSeq === 0) {
+      await this.store.setIdleDeadline(this.roomId, Date.now() + this.config.privateRoomUnusedMs);
+    } else {
+      await this.store.clearIdleDeadline(this.roomId);
+    }
   }
 
   onUncaughtException(error: Error, method: string) {
@@ -421,6 +438,7 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
 
   private async end(client: ChatClient, payload: Payload<"end">) {
     if (!may(who(client), "end")) { throw new RequestError("forbidden", "only agents and supervisors end conversations"); }
+    if (data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor barges in before it ends the conversation"); }
     return this.serial(async () => {
       if (!this.state.conversation) { throw new RequestError("no_active_conversation", "no active conversation to end"); }
       await this.endConversation(payload?.reason || "ended_by_agent", who(client).sub);

@@ -127,7 +127,7 @@ export class TeamRoom extends ChatRoom {
 
   // --- requests from the team's clients ---------------------------------------
 
-  private accept(client: ChatClient, payload: Payload<"accept">) {
+  private async accept(client: ChatClient, payload: Payload<"accept">) {
     const identity = who(client);
     const request = this.state.requests.get(payload.requestId);
     if (!request) {
@@ -149,6 +149,12 @@ export class TeamRoom extends ChatRoom {
     this.persistQueue();
     this.updateAutoDispose();
     logger.info({ roomId: this.roomId, requestId: request.id, by: identity.sub }, "request accepted");
+    if (request.kind === "transfer" || request.kind === "conference") {
+      // the room may belong to another team: its member list lets the accepting agent in
+      // with AGENT_TEAM_SCOPED (docs/desk.md); additive, so the room's actor may run anywhere
+      await this.store.addMembers(request.roomId, [identity.sub])
+        .catch((e) => logger.warn({ err: e?.message, roomId: request.roomId }, "could not grant the accepting agent the room"));
+    }
     return {
       requestId: request.id, kind: request.kind, roomId: request.roomId, roomKind: request.roomKind,
       customerId: request.customerId, conversationId: request.conversationId,
@@ -159,9 +165,10 @@ export class TeamRoom extends ChatRoom {
     const agent = this.state.agents.get(who(client).sub);
     if (!agent) { throw new RequestError("forbidden", "not in this team's room"); }
     agent.status = payload.status;
-    if (payload.maxConversations !== undefined) { agent.maxConversations = payload.maxConversations; }
+    // an agent may lower its own maximum, never raise it over the configured one
+    if (payload.maxConversations !== undefined) { agent.maxConversations = Math.min(payload.maxConversations, this.config.agentMaxConversations); }
     this.offerAll();
-    return {};
+    return { maxConversations: agent.maxConversations };
   }
 
   // --- routing ------------------------------------------------------------------

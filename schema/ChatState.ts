@@ -1,4 +1,5 @@
-import { ArraySchema, MapSchema, Schema, type, view } from "@colyseus/schema";
+import { ArraySchema, Schema, type, view } from "@colyseus/schema";
+import { SafeMapSchema } from "./SafeMapSchema";
 
 /** One attendee of the active conversation (keyed by user id in `participants`). */
 export class ParticipantState extends Schema {
@@ -39,8 +40,8 @@ export class MessageState extends Schema {
 export class ConversationState extends Schema {
   @type("string") id = "";
   @type("number") startedAt = 0;
-  @type({ map: ParticipantState }) participants = new MapSchema<ParticipantState>();
-  @type({ map: ChannelSessionState }) channelSessions = new MapSchema<ChannelSessionState>();
+  @type({ map: ParticipantState }) participants = new SafeMapSchema<ParticipantState>();
+  @type({ map: ChannelSessionState }) channelSessions = new SafeMapSchema<ChannelSessionState>();
   /** the newest text and event messages, oldest first, bounded by the room's window */
   @type([MessageState]) messages = new ArraySchema<MessageState>();
   /** agent notes: only clients whose StateView holds this array (agents, supervisors) see them */

@@ -1,5 +1,6 @@
-import { ArraySchema, MapSchema, Schema, type } from "@colyseus/schema";
+import { ArraySchema, Schema, type } from "@colyseus/schema";
 import { ConversationState } from "./ChatState";
+import { SafeMapSchema } from "./SafeMapSchema";
 
 /** An agent, supervisor or bot of the team, as routing sees it (keyed by user id). */
 export class AgentState extends Schema {
@@ -59,7 +60,7 @@ export class TeamState extends Schema {
   @type("number") lastSeq = 0;
   @type(ConversationState) conversation: ConversationState | undefined = undefined;
 
-  @type({ map: AgentState }) agents = new MapSchema<AgentState>();
-  @type({ map: RequestState }) requests = new MapSchema<RequestState>();
-  @type({ map: LiveConversationState }) live = new MapSchema<LiveConversationState>();
+  @type({ map: AgentState }) agents = new SafeMapSchema<AgentState>();
+  @type({ map: RequestState }) requests = new SafeMapSchema<RequestState>();
+  @type({ map: LiveConversationState }) live = new SafeMapSchema<LiveConversationState>();
 }

@@ -4,6 +4,7 @@ import { ErrorCode } from "@colyseus/core";
 import type { Config } from "./config";
 import type { Role } from "./store/types";
 import { ID_PATTERN } from "./ids";
+import { textField } from "./requests";
 
 /** The verified identity of a connection, from the contract's claims. */
 export interface Identity {
@@ -18,7 +19,8 @@ export interface Identity {
 const claimsSchema = z.object({
   sub: z.string().regex(ID_PATTERN, "sub must match [A-Za-z0-9_-]{1,64}"),
   role: z.enum(["customer", "agent", "supervisor", "bot", "app"]),
-  name: z.string().max(200).optional(),
+  // shown to everyone in the room and stored with each message: normalised like every stored text
+  name: textField(200).optional(),
   teams: z.array(z.string().regex(ID_PATTERN)).max(100).optional(),
 });
 

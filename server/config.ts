@@ -60,6 +60,12 @@ export interface Config {
   /** when set, tokens must carry exactly this iss / this aud */
   authIssuer: string | undefined;
   authAudience: string | undefined;
+  /** private rooms a customer may create per hour (per process) */
+  privateRoomsPerHour: number;
+  /** private rooms of a customer's own that may be open at once (unused, or with an active conversation) */
+  privateRoomsPerCustomer: number;
+  /** a private room never used (no message) and with nobody in it is removed this long after its creation */
+  privateRoomUnusedMs: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -123,6 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authMaxTokenLifetimeSeconds: int(env, "AUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400, 60),
     authIssuer: env.AUTH_ISSUER || undefined,
     authAudience: env.AUTH_AUDIENCE || undefined,
+    privateRoomsPerHour: int(env, "PRIVATE_ROOMS_PER_HOUR", 10, 1),
+    privateRoomsPerCustomer: int(env, "PRIVATE_ROOMS_PER_CUSTOMER", 5, 1),
+    privateRoomUnusedMs: int(env, "PRIVATE_ROOM_UNUSED_MS", 3_600_000, 1_000),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

@@ -4,6 +4,7 @@ import type { Identity } from "./auth";
 import { getServices } from "./context";
 import { AuthError } from "./auth";
 import { isId, roomIdFor } from "./ids";
+import { textField } from "./requests";
 import type { RoomKind, RoomRecord, RoomStore } from "./store/types";
 
 /**
@@ -21,14 +22,31 @@ export interface ResolvedJoin {
   channel: { type: string; address: string } | null;
   /** a supervisor joining silently (`mode: "monitor"`) */
   monitor: boolean;
+  /** a customer creating a private room: its PRIVATE_ROOMS_* limits apply (server/privateRooms.ts) */
+  limitFor?: string;
 }
 
 const channelSchema = z.object({
   type: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "channel.type must be a lowercase word"),
-  address: z.string().max(256).optional(),
+  address: textField(256).optional(),
 });
 
 const STAFF = new Set(["agent", "supervisor"]);
+const subjectSchema = textField(200);
+
+/**
+ * AGENT_TEAM_SCOPED: staff and bots reach only the customer and private rooms of
+ * their teams, and the rooms they were let into by name (a member: the creator of a
+ * private room, or the agent who accepted a transfer or conference from another team).
+ */
+function checkTeamScope(identity: Identity, record: RoomRecord) {
+  const { config } = getServices();
+  if (!config.agentTeamScoped || (!STAFF.has(identity.role) && identity.role !== "bot")) { return; }
+  const team = record.teamId || config.defaultTeam;
+  if (!identity.teams.includes(team) && !record.members.includes(identity.sub)) {
+    forbid(`this ${record.kind === "private" ? "private" : "customer's"} room belongs to team ${team}`);
+  }
+}
 
 function forbid(message: string): never {
   throw new AuthError("forbidden", message);
@@ -79,11 +97,7 @@ async function resolveRoom(
       // a customer room never exists without its customer: staff cannot create one
       const record = await store.getRoom(roomId);
       if (!record) { throw new AuthError("room_not_found", `no contact_center room for customer ${options.customerId}`); }
-      const { config } = getServices();
-      const team = record.teamId || config.defaultTeam;
-      if (config.agentTeamScoped && STAFF.has(identity.role) && !identity.teams.includes(team)) {
-        forbid(`this customer's room belongs to team ${team}`);
-      }
+      checkTeamScope(identity, record);
       return { roomId, kind: "contact_center", channel: null, create: null };
     }
 
@@ -96,18 +110,42 @@ async function resolveRoom(
         if (!record || record.kind !== "private") { throw new AuthError("room_not_found", `no private room ${options.roomId}`); }
         if (identity.role === "app") { forbid("apps use the HTTP API, not rooms"); }
         if (identity.role === "customer" && !record.members.includes(identity.sub)) { forbid("not a member of this private room"); }
+        checkTeamScope(identity, record);
         return { roomId: record.roomId, kind: "private", channel, create: null };
+      }
+      if (options?.customers === undefined && (STAFF.has(identity.role) || identity.role === "bot")) {
+        // joinById (whose options are the client's, without a roomId): the room found by
+        // the matchmaker checks the join (ChatRoom.onJoin); a create needs customers
+        return { roomId: "", kind: "private", channel, create: null };
       }
       const customers = options?.customers ?? (identity.role === "customer" ? [identity.sub] : undefined);
       if (!Array.isArray(customers) || customers.length === 0 || customers.length > 20 || !customers.every(isId)) {
         throw new AuthError("invalid_options", "customers must be 1..20 ids");
       }
       if (identity.role === "customer" && !customers.includes(identity.sub)) { forbid("a customer creates private rooms it belongs to"); }
+      // other customers are brought in by staff or apps, never by a customer
+      if (identity.role === "customer" && customers.some((c) => c !== identity.sub)) { forbid("a customer creates private rooms for itself only"); }
       if (identity.role === "bot") { forbid("bots do not create private rooms"); }
-      const subject = typeof options?.subject === "string" ? options.subject.slice(0, 200) : undefined;
+      let subject: string | undefined;
+      if (options?.subject !== undefined) {
+        const parsed = subjectSchema.safeParse(options.subject);
+        if (!parsed.success) { throw new AuthError("invalid_options", `subject: ${parsed.error.issues[0]?.message ?? "invalid"}`); }
+        subject = parsed.data;
+      }
+      if (options?.teamId !== undefined && !isId(options.teamId)) { throw new AuthError("invalid_options", "teamId must match [A-Za-z0-9_-]{1,64}"); }
+      const { config } = getServices();
+      if (config.agentTeamScoped && STAFF.has(identity.role) && options?.teamId !== undefined && !identity.teams.includes(options.teamId)) {
+        forbid(`not a member of team ${options.teamId}`);
+      }
+      // the team whose queue serves the room: the one named, else the staff creator's first
+      const teamId: string | undefined = options?.teamId ?? (identity.role === "customer" ? undefined : identity.teams[0]);
       const roomId = roomIdFor.private(randomUUID().replace(/-/g, ""));
       const members = [...new Set([...customers, identity.sub])];
-      return { roomId, kind: "private", channel, create: newRecord(roomId, "private", { customers: [...new Set(customers as string[])], members, subject }) };
+      return {
+        roomId, kind: "private", channel,
+        create: newRecord(roomId, "private", { customers: [...new Set(customers as string[])], members, ...(subject ? { subject } : {}), ...(teamId ? { teamId } : {}) }),
+        ...(identity.role === "customer" ? { limitFor: identity.sub } : {}),
+      };
     }
 
     case "team": {

@@ -1,5 +1,6 @@
 import { matchMaker } from "@colyseus/core";
 import { logger } from "./logger";
+import { removeIfUnused } from "./privateRooms";
 import type { RoomKind, RoomStore } from "./store/types";
 
 /**
@@ -61,7 +62,8 @@ export class IdleSweeper {
     }
     const record = await this.store.getRoom(roomId);
     if (!record?.activeConversationId) {
-      await this.store.clearIdleDeadline(roomId);
+      // a private room's deadline without a conversation: the room was never used (server/privateRooms.ts)
+      if (!record || !(await removeIfUnused(this.store, record))) { await this.store.clearIdleDeadline(roomId); }
       return;
     }
     // no actor anywhere: start one; it resumes the room and ends the overdue conversation

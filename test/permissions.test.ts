@@ -49,7 +49,7 @@ describe("permission table (docs/security.md), row by row", function () {
     await refused(as("app"), "contact_center", { customerId }, /forbidden: apps use the HTTP API/);
   });
 
-  it("join contact_center with AGENT_TEAM_SCOPED: agents and supervisors only their teams' customer rooms; bots any", async () => {
+  it("join contact_center with AGENT_TEAM_SCOPED: agents, supervisors and bots only their teams' customer rooms", async () => {
     const scoped = await startServerProcess({ AGENT_TEAM_SCOPED: "true", DEFAULT_TEAM: "support" });
     try {
       const c1 = uniqueId("c");
@@ -63,7 +63,9 @@ describe("permission table (docs/security.md), row by row", function () {
         await ok.leave();
         await assert.rejects((await clientFor(scoped.url, who)).joinOrCreate("contact_center", { customerId: c2 }), /forbidden: this customer's room belongs to team support/);
       }
-      const bot = await (await clientFor(scoped.url, { sub: uniqueId("bot"), role: "bot", teams: ["sales"] })).joinOrCreate("contact_center", { customerId: c2 });
+      // bots too (issue #11; before, they joined any customer room)
+      await assert.rejects((await clientFor(scoped.url, { sub: uniqueId("bot"), role: "bot", teams: ["sales"] })).joinOrCreate("contact_center", { customerId: c2 }), /forbidden: this customer's room belongs to team support/);
+      const bot = await (await clientFor(scoped.url, { sub: uniqueId("bot"), role: "bot", teams: ["support"] })).joinOrCreate("contact_center", { customerId: c2 });
       assert.equal(bot.roomId, `cc-${c2}`);
       await bot.leave();
       await mine.leave();

@@ -148,6 +148,44 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       it("rejects adding members to an unknown room", async () => {
         await assert.rejects(store.addMembers(`room-${randomUUID()}`, ["a"]), /does not exist/);
       });
+
+      it("deletes a room with everything under it, and leaves other rooms alone", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+        await store.endConversation(ended(conversation, 3_000));
+        await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+        await store.appendMessage(roomId, newMessage("conv-2", "m2"));
+        await store.setIdleDeadline(roomId, 100);
+        await store.appendOutbox(roomId, ["{\"e\":1}"]);
+        const other = await roomWithConversation("conv-1");
+        await store.appendMessage(other.roomId, newMessage("conv-1", "m1"));
+        await store.setIdleDeadline(other.roomId, 100);
+        await store.appendOutbox(other.roomId, ["{\"e\":2}"]);
+
+        await store.deleteRoom(roomId);
+        assert.equal(await store.getRoom(roomId), null);
+        assert.equal(await store.getConversation(roomId, "conv-1"), null);
+        assert.equal(await store.getConversation(roomId, "conv-2"), null);
+        assert.deepEqual(await store.listConversations(roomId, { limit: 10 }), []);
+        assert.deepEqual(await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true }), []);
+        assert.deepEqual(await store.readMessages(roomId, "conv-2", { limit: 10, includeNotes: true }), []);
+        assert.deepEqual(await store.readOutbox(roomId, 10), []);
+        assert.deepEqual(await store.pendingOutboxes(10), [other.roomId]);
+        assert.deepEqual(await store.dueIdleDeadlines(1_000, 10), [other.roomId]);
+        await assert.rejects(store.addMembers(roomId, ["a"]), /does not exist/);
+
+        // the idempotency keys went too: a room created again under the id starts afresh
+        await store.createRoom(roomRecord({ roomId }));
+        await store.startConversation(conversationRecord(roomId, "conv-9", 9_000));
+        const again = await store.appendMessage(roomId, newMessage("conv-9", "m1"));
+        assert.deepEqual([again.duplicate, again.message.seq], [false, 1]);
+
+        assert.equal((await store.getRoom(other.roomId))!.lastSeq, 1, "the other room is untouched");
+        assert.deepEqual(seqs(await store.readMessages(other.roomId, "conv-1", { limit: 10, includeNotes: true })), [1]);
+        await store.deleteRoom(`room-${randomUUID()}`);
+        await store.deleteRoom(roomId);
+        await store.deleteRoom(roomId);
+      });
     });
 
     describe("conversations", () => {
@@ -692,6 +730,23 @@ describe("RedisStore", function () {
       assert.equal(await client.type(`${prefix}msgs:{${roomId}}:conv-1`), "stream");
       const entries = await client.xrange(`${prefix}msgs:{${roomId}}:conv-1`, "-", "+");
       assert.deepEqual(entries.map(([id]) => id), ["1-0"]);
+    });
+
+    it("leaves no key of a deleted room behind", async () => {
+      const prefix = `${runPrefix}delete:`;
+      const store = new RedisStore(client, prefix);
+      const { roomId } = await store.createRoom(roomRecord());
+      const conversation = conversationRecord(roomId, "conv-1", 1_500);
+      await store.startConversation(conversation);
+      await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+      await store.endConversation(ended(conversation, 3_000));
+      await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+      await store.appendMessage(roomId, newMessage("conv-2", "m2"));
+      await store.setIdleDeadline(roomId, 10);
+      await store.appendOutbox(roomId, ["{}"]);
+      await store.leaseOutbox(roomId, "me", 10_000);
+      await store.deleteRoom(roomId);
+      assert.deepEqual(await keysUnder(prefix), []);
     });
 
     it("shares state between store instances on the same prefix", async () => {

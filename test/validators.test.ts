@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RequestError } from "../server/errors";
-import { checkText, codePoints, normaliseText, parseRequest, schemas, type RequestType } from "../server/requests";
+import { checkText, codePoints, isBlank, normaliseText, parseRequest, schemas, textField, type RequestType } from "../server/requests";
 
 /** A seeded generator (mulberry32), so a failure names a seed that reproduces it. */
 function rng(seed: number) {
@@ -116,7 +116,7 @@ describe("request validators: property test over random payloads", () => {
         assert.ok(e instanceof RequestError, `seed ${seed}: threw ${e}`);
         assert.ok(["invalid_payload", "text_too_long"].includes(e.code), `seed ${seed}: ${e.code}`);
         if (e.code === "text_too_long") { assert.ok(codePoints(normaliseText(raw)) > max, `seed ${seed}`); }
-        else { assert.equal(normaliseText(raw).trim(), "", `seed ${seed}`); }
+        else { assert.ok(isBlank(normaliseText(raw)), `seed ${seed}`); }
         continue;
       }
       stored++;
@@ -127,6 +127,43 @@ describe("request validators: property test over random payloads", () => {
       assert.equal(checkText(text, max), text, `seed ${seed}: not stable`);
     }
     assert.ok(stored > 1_000 && stored < 10_000, `both outcomes reached (${stored} stored)`);
+  });
+
+  it("normaliseText removes bidi embeddings, overrides and isolates, keeps direction marks and zero-width joiners", () => {
+    assert.equal(normaliseText("a\u202Ab\u202Bc\u202Cd\u202De\u202Ef\u2066g\u2067h\u2068i\u2069j"), "abcdefghij");
+    assert.equal(normaliseText("\u05D0\u200F!\u200E\u061C"), "\u05D0\u200F!\u200E\u061C", "LRM, RLM and ALM stay");
+    assert.equal(normaliseText("👨\u200D👩\u200D👧 می\u200Cخواهم"), "👨\u200D👩\u200D👧 می\u200Cخواهم", "ZWJ and ZWNJ stay");
+    assert.equal(normaliseText("x\u0000\u001b[31m\u0085y"), "x[31my");
+    for (let seed = 1; seed <= 2_000; seed++) {
+      const r = rng(seed);
+      const pieces = ["a", "\u202E", "\u2066", "\u2069", "\u202A", "\u200F", "\u0000", "e\u0301", "\uD800"];
+      const once = normaliseText(Array.from({ length: Math.floor(r() * 20) }, () => pieces[Math.floor(r() * pieces.length)]).join(""));
+      assert.doesNotMatch(once, /[\u202A-\u202E\u2066-\u2069]/, `seed ${seed}`);
+      assert.equal(normaliseText(once), once, `seed ${seed}`);
+    }
+  });
+
+  it("isBlank: whitespace, zero-width characters and direction marks show nothing", () => {
+    for (const blank of ["", " ", "\n\t", "\u200B", "\u200C\u200D", "\u2060", "\uFEFF", "\u200E\u200F\u061C", "\u00A0\u3000"]) {
+      assert.equal(isBlank(blank), true, JSON.stringify(blank));
+    }
+    for (const text of ["a", "\u200Ba", "😀", ".", "\u05D0"]) { assert.equal(isBlank(text), false, JSON.stringify(text)); }
+  });
+
+  it("textField: every stored text field of requests, joins and tokens, normalised and refused when blank or long", () => {
+    const field = textField(5);
+    assert.equal(field.parse("a\u202Eb\u0000c"), "abc");
+    assert.equal(field.parse("😀😀😀😀😀"), "😀😀😀😀😀", "code points, not UTF-16 units");
+    assert.equal(field.safeParse("😀😀😀😀😀😀").success, false);
+    assert.equal(field.safeParse("\u200B \u202E\u0007").success, false);
+    assert.equal(field.safeParse(5).success, false);
+    for (const type of ["end", "transfer", "invite", "handover"] as const) {
+      const base = type === "invite" ? { userId: "u1" } : type === "transfer" ? { toTeamId: "t1" } : {};
+      assert.equal((parseRequest(type, { ...base, reason: "r\u0000\u001b\u202Eok" }) as any).reason, "rok", type);
+      assert.throws(() => parseRequest(type, { ...base, reason: "\u200B\u2066" }), (e: any) => e.code === "invalid_payload", type);
+      assert.throws(() => parseRequest(type, { ...base, reason: "x".repeat(201) }), (e: any) => e.code === "invalid_payload", type);
+    }
+    assert.throws(() => checkText("\u200B\u200D\uFEFF\u202E \n", 10), (e: any) => e.code === "invalid_payload");
   });
 
   it("checkText counts code points, not UTF-16 units, and rejects empty and long texts with stable codes", () => {

@@ -48,6 +48,14 @@ export class MemoryStore implements RoomStore {
     }
   }
 
+  async deleteRoom(roomId: string) {
+    // conversations, messages and idempotency keys live in the room's own entry
+    this.rooms.delete(roomId);
+    this.deadlines.delete(roomId);
+    this.outboxes.delete(roomId);
+    this.outboxLeases.delete(roomId);
+  }
+
   async startConversation(conversation: ConversationRecord) {
     const data = this.room(conversation.roomId);
     if (data.record.activeConversationId && data.record.activeConversationId !== conversation.id) {

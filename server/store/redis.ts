@@ -329,6 +329,23 @@ export class RedisStore implements RoomStore {
     await this.run("ccAddMembers", this.roomKey(roomId), roomId, ...userIds);
   }
 
+  async deleteRoom(roomId: string) {
+    // every conversation is either the active one or in the past zset
+    const [active, past] = await Promise.all([
+      this.redis.hget(this.roomKey(roomId), "activeConversationId"),
+      this.redis.zrange(this.pastKey(roomId), 0, -1),
+    ]);
+    const conversations = [...new Set([...past, ...(active ? [active] : [])])];
+    const tx = this.redis.multi();
+    tx.del(this.roomKey(roomId), this.pastKey(roomId), this.idemKey(roomId), this.outboxKey(roomId), this.outboxLeaseKey(roomId),
+      ...conversations.flatMap((id) => [this.convKey(roomId, id), this.msgsKey(roomId, id)]));
+    tx.zrem(this.idleKey(), roomId);
+    tx.srem(this.outboxesKey(), roomId);
+    const results = await tx.exec();
+    if (!results) { throw new Error(`delete of room ${roomId} was aborted`); }
+    for (const [err] of results) { if (err) { throw err; } }
+  }
+
   // --- conversations ----------------------------------------------------------
 
   async startConversation(conversation: ConversationRecord) {

@@ -132,6 +132,12 @@ export interface RoomStore {
   createRoom(record: RoomRecord): Promise<RoomRecord>;
   /** Adds user ids to a room's member list (no duplicates). */
   addMembers(roomId: string, userIds: string[]): Promise<void>;
+  /**
+   * Removes the room record and everything under it: its conversations, messages,
+   * idempotency keys, webhook outbox (and its lease) and idle deadline. An unknown
+   * room is no error. Used for private rooms nobody ever used (server/privateRooms.ts).
+   */
+  deleteRoom(roomId: string): Promise<void>;
 
   /** Starts a conversation and marks it active on the room, atomically. */
   startConversation(conversation: ConversationRecord): Promise<void>;
