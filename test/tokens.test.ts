@@ -4,6 +4,7 @@ import { Client, CloseCode, type Room } from "@colyseus/sdk";
 import { SignJWT } from "jose";
 import { nextStep, TokenExpiryTracker, warnAt } from "../server/tokenExpiry";
 import { signToken } from "../server/auth";
+import { flushTestDb, REDIS_TEST_URL } from "./helpers/redis";
 import { ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, until, type ServerProcess } from "./helpers/server";
 
 const key = new TextEncoder().encode(TEST_SECRET);
@@ -267,5 +268,38 @@ describe("token expiry scheduling (pure rules)", () => {
     assert.deepEqual(events.slice(-2), [`warn far ${40 * 86_400 + 200}`, "expire far"]);
     tracker.clear();
     assert.ok(!tracker.isExpired("a"));
+  });
+});
+
+describe("token expiry on Redis nodes: the exp travels with the seat to whichever node hosts the room", function () {
+  this.timeout(60_000);
+  const nodes: ServerProcess[] = [];
+  before(async () => {
+    await flushTestDb();
+    for (let i = 0; i < 2; i++) { nodes.push(await startServerProcess({ REDIS_URL: REDIS_TEST_URL })); }
+  });
+  after(async () => { await Promise.all(nodes.map((n) => n.stop())); });
+
+  it("closes with 4003 after token_expiring, and keeps a refreshed one, whichever node matchmade", async () => {
+    const exp = nowSeconds() + 5; // four joins through two nodes on a loaded machine come first
+    const joins = await Promise.all([0, 1, 0, 1].map(async (n) => {
+      const sub = uniqueId("c");
+      const room = await join(nodes[n]!.url, await forge({ sub, role: "customer", exp }));
+      return { sub, room, seen: watch(room) };
+    }));
+    const kept = joins[3]!;
+    kept.room.onMessage("token_expiring", () => {
+      void signToken(TEST_SECRET, { sub: kept.sub, role: "customer" }).then((token) => kept.room.request("refresh", { token }));
+    });
+    const hosts = new Set(joins.map(({ sub }) => nodes.findIndex((n) => n.output().includes(`"roomId":"cc-${sub}"`))));
+    await until(() => joins.slice(0, 3).every((j) => j.seen.closed !== undefined), 15_000, "three closes");
+    while (Date.now() < exp * 1000 + 1_500) { await sleep(100); }
+    for (const j of joins.slice(0, 3)) {
+      assert.equal(j.seen.closed, 4003);
+      assert.deepEqual(j.seen.expiring.map((w) => w.exp), [exp]);
+    }
+    assert.equal(kept.seen.closed, undefined, `the refreshed one stays open (rooms on nodes ${[...hosts].join(", ")})`);
+    assert.equal((await kept.room.request("send", { id: "m1", text: "still here" })).seq, 1);
+    await kept.room.leave();
   });
 });
