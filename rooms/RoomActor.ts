@@ -11,6 +11,7 @@ import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import type { ResolvedJoin } from "../server/policy/permissions";
 import { checkCreation } from "../server/policy/privateRooms";
+import { RoomTokens } from "../server/policy/tokenExpiry";
 import type { RequestTable } from "../server/policy/requestTable";
 import { TokenBucket } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
@@ -37,6 +38,8 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   private queue: Promise<unknown> = Promise.resolve();
   /** open connections (including dropped ones awaiting reconnection) per user id */
   private connections = new Map<string, number>();
+  /** a connection lives no longer than its token (server/policy/tokenExpiry.ts) */
+  private tokens = new RoomTokens(this);
 
   /** The requests this room answers. */
   protected abstract requests(): RequestTable<this, ChatClient>;
@@ -88,13 +91,20 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     // seats) only while this is on: an active conversation keeps its actor alive.
     this.updateAutoDispose();
 
-    registerRequests(this, this.requests(), config);
+    registerRequests(this, { ...this.requests(), ...this.connectionRequests() }, config);
     // Messages are pushed at once (broadcastPatch in the transcript); the periodic
     // patch only carries typing, reads and joins, and at 50 ms it was the largest
     // cost of an idle room (30 % of CPU with 2,000 rooms: docs/benchmarks.md).
     this.patchRate = config.patchRateMs;
     this.clock.setInterval(() => this.serial(() => this.conversation.flush()).catch(() => {}), 2_000);
     logger.info({ roomId: this.roomId, kind: this.kind, conversationId: this.record.activeConversationId }, "room actor started");
+  }
+
+  /** What every room answers about the connection itself. */
+  private connectionRequests(): RequestTable<this, ChatClient> {
+    return {
+      refresh: { run: ({ room, client, payload }) => room.tokens.refresh(client, payload.token, room.services.verifier) },
+    };
   }
 
   // --- RoomContext ----------------------------------------------------------------
@@ -140,6 +150,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
       monitor: resolved.monitor,
     };
     client.userData = userData;
+    this.tokens.joined(client);
     this.connections.set(identity.sub, (this.connections.get(identity.sub) ?? 0) + 1);
     metrics.connections.inc();
     await this.admit(client);
@@ -148,6 +159,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   }
 
   async onDrop(client: ChatClient) {
+    if (!this.tokens.mayReconnect(client)) { return; } // closed for its expired token: onLeave follows
     client.userData!.dropped = true;
     this.conversation.setConnected(who(client).sub, false);
     try {
@@ -160,10 +172,12 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   onReconnect(client: ChatClient) {
     client.userData!.dropped = false;
     this.conversation.setConnected(who(client).sub, true);
+    this.tokens.reconnected(client);
   }
 
   async onLeave(client: ChatClient) {
     const userId = who(client).sub;
+    this.tokens.left(client);
     metrics.connections.dec();
     const remaining = (this.connections.get(userId) ?? 1) - 1;
     if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }

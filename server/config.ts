@@ -55,6 +55,11 @@ export interface Config {
   webhookBackoffMs: number;
   /** agents and supervisors join only customer rooms of their own teams */
   agentTeamScoped: boolean;
+  /** longest token lifetime accepted (exp - iat, and exp - now) */
+  authMaxTokenLifetimeSeconds: number;
+  /** when set, tokens must carry exactly this iss / this aud */
+  authIssuer: string | undefined;
+  authAudience: string | undefined;
   /** private rooms a customer may create per hour (per process) */
   privateRoomsPerHour: number;
   /** private rooms of a customer's own that may be open at once (unused, or with an active conversation) */
@@ -121,6 +126,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts: int(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1),
     webhookBackoffMs: int(env, "WEBHOOK_BACKOFF_MS", 500, 1),
     agentTeamScoped: env.AGENT_TEAM_SCOPED === "true",
+    authMaxTokenLifetimeSeconds: int(env, "AUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400, 60),
+    authIssuer: env.AUTH_ISSUER || undefined,
+    authAudience: env.AUTH_AUDIENCE || undefined,
     privateRoomsPerHour: int(env, "PRIVATE_ROOMS_PER_HOUR", 10, 1),
     privateRoomsPerCustomer: int(env, "PRIVATE_ROOMS_PER_CUSTOMER", 5, 1),
     privateRoomUnusedMs: int(env, "PRIVATE_ROOM_UNUSED_MS", 3_600_000, 1_000),

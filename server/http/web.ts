@@ -30,7 +30,7 @@ export function mountWeb(app: express.Application, config: Config) {
       res.status(400).json({ code: "invalid_payload", message: "sub must be an id, role one of customer, agent, supervisor, bot" });
       return;
     }
-    res.json({ token: await signToken(config.authSecret, { sub, role: role as Role, name: String(name || sub).slice(0, 100), teams }, "8h") });
+    res.json({ token: await signToken(config.authSecret, { sub, role: role as Role, name: String(name || sub).slice(0, 100), teams }, "8h", config) });
   });
   app.use(express.static(WEB_DIST));
   logger.info({ dir: WEB_DIST }, "development: serving the widget and the agent console under /");

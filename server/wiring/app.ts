@@ -5,7 +5,7 @@ import type express from "express";
 import Redis from "ioredis";
 // the one import of rooms/ under server/: the wiring registers them
 import { roomDefinitions } from "../../rooms/definitions";
-import { TokenVerifier } from "../auth";
+import { verifierFor } from "../auth";
 import { createAgentRooms } from "../cluster/agentRooms";
 import { resumeOptions } from "../cluster/joinOptions";
 import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cluster/matchmaking";
@@ -57,7 +57,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
 
   const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks/
-  const services: Services = { config, store, verifier: new TokenVerifier(config.authSecret), webhooks, agentRooms: createAgentRooms(redis) };
+  const services: Services = { config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis) };
 
   const server = new Server({
     greet: false,

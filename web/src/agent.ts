@@ -1,5 +1,5 @@
 import type { Client, Room } from "@colyseus/sdk";
-import { connect, merged, newId, readByOthers, render, typingNames, typingReporter, type ShownMessage } from "./common";
+import { connect, keepToken, merged, newId, readByOthers, render, typingNames, typingReporter, type ShownMessage } from "./common";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let client: Client;
@@ -45,6 +45,7 @@ function activate(roomId: string) {
 async function openTab(options: Record<string, string>, roomId: string, title: string) {
   if (tabs.has(roomId)) { activate(roomId); return; }
   const room = await client.joinOrCreate(options.roomId ? "private" : "contact_center", options);
+  keepToken(client, room);
   const pane = ($("pane") as HTMLTemplateElement).content.firstElementChild!.cloneNode(true) as HTMLElement;
   pane.dataset.room = roomId;
   pane.querySelector(".title")!.textContent = title;
@@ -117,6 +118,7 @@ $("login").addEventListener("submit", async (event) => {
   const team = $<HTMLInputElement>("team").value.trim();
   client = await connect({ sub: me, role: "agent", name: me, teams: [team] });
   desk = await client.joinOrCreate("team", { teamId: team });
+  keepToken(client, desk);
   $("login").hidden = true;
   $("desk").hidden = false;
   $("whoami").textContent = `${me} · ${team}`;

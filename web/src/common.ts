@@ -1,13 +1,30 @@
 import { Client, type Room } from "@colyseus/sdk";
 
 /** Development tokens from the server (GET /dev/token exists only in development). */
-export async function connect(identity: { sub: string; role: string; name: string; teams?: string[] }): Promise<Client> {
-  const query = new URLSearchParams({ sub: identity.sub, role: identity.role, name: identity.name, teams: (identity.teams ?? []).join(",") });
+async function devToken(query: URLSearchParams): Promise<string> {
   const response = await fetch(`/dev/token?${query}`);
   if (!response.ok) { throw new Error(`no development token: ${response.status} ${await response.text()}`); }
+  return (await response.json()).token;
+}
+
+const identities = new WeakMap<Client, URLSearchParams>();
+
+export async function connect(identity: { sub: string; role: string; name: string; teams?: string[] }): Promise<Client> {
+  const query = new URLSearchParams({ sub: identity.sub, role: identity.role, name: identity.name, teams: (identity.teams ?? []).join(",") });
   const client = new Client(location.origin);
-  client.auth.token = (await response.json()).token;
+  client.auth.token = await devToken(query);
+  identities.set(client, query);
   return client;
+}
+
+/** A connection lives no longer than its token (8 h here): when warned, get a fresh one and refresh. */
+export function keepToken(client: Client, room: Room<any>) {
+  room.onMessage("token_expiring", async () => {
+    const query = identities.get(client);
+    if (!query) { return; }
+    client.auth.token = await devToken(query);
+    await room.request("refresh", { token: client.auth.token }).catch(() => { /* closed at exp (4003): join again */ });
+  });
 }
 
 export function newId(prefix = "m") {

@@ -1,5 +1,5 @@
 import type { Room } from "@colyseus/sdk";
-import { connect, merged, newId, readByOthers, render, slug, typingNames, typingReporter, type ShownMessage } from "./common";
+import { connect, keepToken, merged, newId, readByOthers, render, slug, typingNames, typingReporter, type ShownMessage } from "./common";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let room: Room<any> | undefined;
@@ -29,6 +29,7 @@ $("start").addEventListener("submit", async (event) => {
   localStorage.setItem("cc-customer-id", me);
   const client = await connect({ sub: me, role: "customer", name });
   room = await client.joinOrCreate("contact_center", { channel: { type: "web", address: location.host } });
+  keepToken(client, room);
   $("start").hidden = true;
   $("chat").hidden = false;
   const page = await room.request("history", { limit: 50 });
