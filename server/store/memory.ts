@@ -1,9 +1,9 @@
 import { ChatError } from "../errors";
-import { fillSeq } from "../webhooks/events";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
+import { fillSeq } from "./types";
 
 /** Deep copy, so callers can never mutate what the store holds (as with Redis). */
 const copy = <T>(value: T): T => structuredClone(value);

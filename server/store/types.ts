@@ -133,6 +133,11 @@ export interface OutboxEntry {
  */
 export const SEQ_MARK = "\u0001seq\u0001";
 
+/** A message's outbox event with the seq the store gave the message. */
+export function fillSeq(template: string, seq: number): string {
+  return template.split(SEQ_MARK).join(String(seq));
+}
+
 /**
  * The webhook outbox events written in the same atomic step as the record they
  * announce (a message and its `message.stored`, a conversation start or end and

@@ -34,7 +34,4 @@ export function messageStoredEvent(roomId: string, message: NewMessage): string 
     + `"at":${JSON.stringify(message.at)},"data":{"seq":${SEQ_MARK},${data.slice(1)}}`;
 }
 
-/** What a store does with a message event once the seq is known. */
-export function fillSeq(template: string, seq: number): string {
-  return template.split(SEQ_MARK).join(String(seq));
-}
+export { fillSeq } from "../store/types";
