@@ -58,6 +58,14 @@ describe("layout: the layers of docs/architecture.md", () => {
     assert.deepEqual(offenders, []);
   });
 
+  it("the store layer imports only itself and the base modules", () => {
+    const base = ["server/errors", "server/config", "server/logger", "server/metrics", "server/ids", "server/text"];
+    const offenders = files
+      .filter((file) => file.startsWith("server/store/"))
+      .flatMap((file) => importedLayers(file).filter((t) => !t.startsWith("server/store/") && !base.includes(t)).map((t) => `${file} -> ${t}`));
+    assert.deepEqual(offenders, []);
+  });
+
   it("the team room does not extend the customer room; both are the one thin actor", () => {
     assert.ok(!(TeamRoom.prototype instanceof CustomerRoom));
     assert.ok(TeamRoom.prototype instanceof RoomActor);
