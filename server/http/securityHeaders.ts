@@ -1,0 +1,30 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import helmet from "helmet";
+
+/**
+ * Security headers on every response, from the front of the HTTP server (so the
+ * matchmaker's, the monitor's and our own refusals get them too, not just express'):
+ * a CSP that allows only this origin's scripts, styles and connections (the widget
+ * and the console are Vite builds with no inline script, talking to their own
+ * origin), no framing by anyone (frame-ancestors 'none' and X-Frame-Options DENY:
+ * nothing here is meant to be embedded, and the console has buttons worth
+ * clickjacking), nosniff, and no referrer leaving the origin. No
+ * upgrade-insecure-requests: a plain-http development server must keep working.
+ */
+const apply = helmet({
+  contentSecurityPolicy: {
+    useDefaults: true,
+    directives: {
+      "default-src": ["'self'"],
+      "connect-src": ["'self'"],
+      "frame-ancestors": ["'none'"],
+      "upgrade-insecure-requests": null,
+    },
+  },
+  frameguard: { action: "deny" },
+  referrerPolicy: { policy: "no-referrer" },
+});
+
+export function setSecurityHeaders(req: IncomingMessage, res: ServerResponse) {
+  apply(req, res, () => {});
+}
