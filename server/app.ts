@@ -11,7 +11,7 @@ import type { Config } from "./config";
 import { installServices } from "./context";
 import { logger } from "./logger";
 import { colyseusLogger } from "./http/colyseusLogger";
-import { installHttpFront, jsonErrors } from "./http/front";
+import { installHttpFront, jsonErrors, jsonNotFound } from "./http/front";
 import { mountMetrics, startMetricsServer } from "./http/metricsAccess";
 import { IdleSweeper } from "./sweeper";
 import { mountWeb } from "./web";
@@ -80,7 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, config);
       mountWeb(app, config);
-      app.use(jsonErrors());
+      app.use(jsonNotFound(), jsonErrors());
     },
   });
 

@@ -35,6 +35,11 @@ export function installHttpFront(server: Server, policy: FrontPolicy) {
   });
 }
 
+/** After every route: a JSON 404, not express' HTML page (which also replaces the CSP). */
+export function jsonNotFound(): express.RequestHandler {
+  return (req, res) => { res.status(404).json({ code: "not_found", message: `no route ${req.method} ${routeOf(req)}` }); };
+}
+
 /**
  * The last express error handler: whatever an express route or parser throws is
  * answered as JSON `{ code, message }` and logged as one short line, not as the
