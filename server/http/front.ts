@@ -4,13 +4,14 @@ import { readBodyWithin } from "./bodyLimit";
 import { corsFront, disableColyseusCors } from "./cors";
 import { firstLine, logGarbage } from "./garbageLog";
 import { routeOf } from "./respond";
-import { setSecurityHeaders } from "./securityHeaders";
+import { securityHeaders } from "./securityHeaders";
 
 export interface FrontPolicy {
   bodyMaxBytes: number;
   /** the app API's own, smaller cap (MAX_REQUEST_BYTES) */
   apiBodyMaxBytes: number;
   corsOrigins: string[];
+  publicAddress: string;
 }
 
 /**
@@ -21,6 +22,7 @@ export interface FrontPolicy {
  */
 export function installHttpFront(server: Server, policy: FrontPolicy) {
   disableColyseusCors();
+  const setSecurityHeaders = securityHeaders(policy.publicAddress);
   const listeners = server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners("request");
   const run = (req: IncomingMessage, res: ServerResponse) => {

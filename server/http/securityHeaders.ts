@@ -10,21 +10,22 @@ import helmet from "helmet";
  * nothing here is meant to be embedded, and the console has buttons worth
  * clickjacking), nosniff, and no referrer leaving the origin. No
  * upgrade-insecure-requests: a plain-http development server must keep working.
+ * The SDK opens its WebSocket at the node's PUBLIC_ADDRESS (by default localhost:PORT,
+ * another origin than 127.0.0.1:PORT), so connect-src names it too.
  */
-const apply = helmet({
+export function securityHeaders(publicAddress: string) {
+  const apply = helmet({
   contentSecurityPolicy: {
     useDefaults: true,
     directives: {
       "default-src": ["'self'"],
-      "connect-src": ["'self'"],
+      "connect-src": ["'self'", ...["ws", "wss", "http", "https"].map((scheme) => `${scheme}://${publicAddress}`)],
       "frame-ancestors": ["'none'"],
       "upgrade-insecure-requests": null,
     },
   },
   frameguard: { action: "deny" },
   referrerPolicy: { policy: "no-referrer" },
-});
-
-export function setSecurityHeaders(req: IncomingMessage, res: ServerResponse) {
-  apply(req, res, () => {});
+  });
+  return (req: IncomingMessage, res: ServerResponse) => apply(req, res, () => {});
 }
