@@ -72,6 +72,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     selectProcessIdToCreateRoom: selectProcessForRoom,
     transport,
     express: (app: express.Application) => {
+      app.disable("x-powered-by");
       app.get("/health", async (_req, res) => {
         const redisState = redis ? redis.status : "embedded";
         const ok = (!redis || redis.status === "ready") && matchMaker.state === matchMaker.MatchMakerState.READY;
