@@ -43,7 +43,6 @@ export function readBodyWithin(
     if (size > maxBytes) {
       done = true;
       chunks.length = 0;
-      req.pause();
       refuse(req, res, 413, "payload_too_large", `body over ${maxBytes} bytes`, true);
       return;
     }
