@@ -9,7 +9,9 @@ import helmet from "helmet";
  * origin), no framing by anyone (frame-ancestors 'none' and X-Frame-Options DENY:
  * nothing here is meant to be embedded, and the console has buttons worth
  * clickjacking), nosniff, and no referrer leaving the origin. No
- * upgrade-insecure-requests: a plain-http development server must keep working.
+ * upgrade-insecure-requests: a plain-http development server must keep working. No HSTS
+ * either: that is the TLS-terminating proxy's call (a year of includeSubDomains
+ * sent from here would bind the operator's other hosts too).
  * The SDK opens its WebSocket at the node's PUBLIC_ADDRESS (by default localhost:PORT,
  * another origin than 127.0.0.1:PORT), so connect-src names it too.
  */
@@ -25,6 +27,7 @@ export function securityHeaders(publicAddress: string) {
     },
   },
   frameguard: { action: "deny" },
+  strictTransportSecurity: false,
   referrerPolicy: { policy: "no-referrer" },
   });
   return (req: IncomingMessage, res: ServerResponse) => apply(req, res, () => {});
