@@ -12,16 +12,18 @@ import helmet from "helmet";
  * upgrade-insecure-requests: a plain-http development server must keep working. No HSTS
  * either: that is the TLS-terminating proxy's call (a year of includeSubDomains
  * sent from here would bind the operator's other hosts too).
- * The SDK opens its WebSocket at the node's PUBLIC_ADDRESS (by default localhost:PORT,
- * another origin than 127.0.0.1:PORT), so connect-src names it too.
+ * The SDK opens its WebSocket at the PUBLIC_ADDRESS of the process hosting the room (by
+ * default localhost:PORT, another origin than 127.0.0.1:PORT; in a PM2 cluster the
+ * same host on other ports), so connect-src names this node's host on any port.
  */
 export function securityHeaders(publicAddress: string) {
+  const host = publicAddress.replace(/:\d+$/, "");
   const apply = helmet({
   contentSecurityPolicy: {
     useDefaults: true,
     directives: {
       "default-src": ["'self'"],
-      "connect-src": ["'self'", ...["ws", "wss", "http", "https"].map((scheme) => `${scheme}://${publicAddress}`)],
+      "connect-src": ["'self'", ...["ws", "wss", "http", "https"].map((scheme) => `${scheme}://${host}:*`)],
       "frame-ancestors": ["'none'"],
       "upgrade-insecure-requests": null,
     },
