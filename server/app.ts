@@ -10,7 +10,9 @@ import { verifierFor } from "./auth";
 import type { Config } from "./config";
 import { installServices } from "./context";
 import { logger } from "./logger";
-import { registry } from "./metrics";
+import { colyseusLogger } from "./http/colyseusLogger";
+import { installHttpFront, jsonErrors, jsonNotFound } from "./http/front";
+import { mountMetrics, startMetricsServer } from "./http/metricsAccess";
 import { IdleSweeper } from "./sweeper";
 import { mountWeb } from "./web";
 import { mountAppApi } from "./appApi";
@@ -58,25 +60,28 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks.ts
   installServices({ config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis) });
 
+  const transport = new WebSocketTransport({ maxPayload: config.maxPayloadBytes });
+  const metricsPolicy = { token: config.metricsToken, port: config.metricsPort };
   const server = new Server({
+    logger: colyseusLogger,
     greet: false,
     gracefullyShutdown: false,
     publicAddress: config.publicAddress,
     presence,
     driver,
     selectProcessIdToCreateRoom: selectProcessForRoom,
-    transport: new WebSocketTransport({ maxPayload: config.maxPayloadBytes }),
+    transport,
     express: (app: express.Application) => {
+      app.disable("x-powered-by");
       app.get("/health", async (_req, res) => {
         const redisState = redis ? redis.status : "embedded";
         const ok = (!redis || redis.status === "ready") && matchMaker.state === matchMaker.MatchMakerState.READY;
         res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", redis: redisState, matchmaker: matchMaker.state });
       });
-      app.get("/metrics", async (_req, res) => {
-        res.set("Content-Type", registry.contentType).send(await registry.metrics());
-      });
+      mountMetrics(app, metricsPolicy);
       mountAppApi(app, config);
       mountWeb(app, config);
+      app.use(jsonNotFound(), jsonErrors());
     },
   });
 
@@ -85,6 +90,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   server.define("team", TeamRoom).filterBy(["roomKey"]);
 
   await server.listen(config.port);
+  installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress });
+  const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
@@ -94,6 +101,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     store,
     async stop() {
       sweeper.stop();
+      metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.gracefullyShutdown(false);
