@@ -66,6 +66,20 @@ export interface Config {
   privateRoomsPerCustomer: number;
   /** a private room never used (no message) and with nobody in it is removed this long after its creation */
   privateRoomUnusedMs: number;
+  /** development routes (dev tokens, the pages): NODE_ENV=development and the built-in secret only */
+  devRoutes: boolean;
+  /** largest HTTP request body read (every route, before authentication) */
+  httpBodyMaxBytes: number;
+  /** origins allowed by CORS on /matchmake and /api, never with credentials; "*": any */
+  corsOrigins: string[];
+  /** the monitor may run room methods (room call: dispose, disconnect, ...) */
+  monitorAllowActions: boolean;
+  /** failed monitor logins per client address within monitorLockoutMs before a lockout of monitorLockoutMs */
+  monitorMaxFailures: number;
+  monitorLockoutMs: number;
+  /** bearer token for /metrics (empty: none) and a separate port for it (0: the public port) */
+  metricsToken: string;
+  metricsPort: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
 }
@@ -83,11 +97,12 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const development = (env.NODE_ENV ?? "development") !== "production";
+  // development only when asked for by name: a forgotten NODE_ENV must not open /dev/token
+  const development = env.NODE_ENV === "development";
   const port = int(env, "PORT", 2567, 0);
-  const authSecret = env.AUTH_SECRET ?? (development ? DEV_SECRET : "");
+  const authSecret = env.AUTH_SECRET || (development ? DEV_SECRET : "");
   if (!development && Buffer.byteLength(authSecret) < 32) {
-    throw new Error("AUTH_SECRET must be set to at least 32 bytes when NODE_ENV=production");
+    throw new Error(`AUTH_SECRET must be set to at least 32 bytes when NODE_ENV=${env.NODE_ENV || "(unset)"} (anything but development)`);
   }
   if ((env.WEBHOOK_URLS ?? "").trim() && !env.WEBHOOK_SECRET) {
     throw new Error("WEBHOOK_SECRET must be set when WEBHOOK_URLS is");
@@ -132,6 +147,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     privateRoomsPerHour: int(env, "PRIVATE_ROOMS_PER_HOUR", 10, 1),
     privateRoomsPerCustomer: int(env, "PRIVATE_ROOMS_PER_CUSTOMER", 5, 1),
     privateRoomUnusedMs: int(env, "PRIVATE_ROOM_UNUSED_MS", 3_600_000, 1_000),
+    devRoutes: development && authSecret === DEV_SECRET,
+    httpBodyMaxBytes: int(env, "HTTP_BODY_MAX_BYTES", 64 * 1024, 1024),
+    corsOrigins: (env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean),
+    monitorAllowActions: env.MONITOR_ALLOW_ACTIONS === "true",
+    monitorMaxFailures: int(env, "MONITOR_LOGIN_MAX_FAILURES", 5, 1),
+    monitorLockoutMs: int(env, "MONITOR_LOCKOUT_MS", 15 * 60_000, 1000),
+    metricsToken: env.METRICS_TOKEN ?? "",
+    metricsPort: int(env, "METRICS_PORT", 0, 0),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
   };
 }

@@ -27,7 +27,9 @@ export type ErrorCode =
   | "too_many_rooms"
   // storage: what a store may refuse besides being unreachable (`unavailable`)
   | "conflict"
-  | "not_found";
+  | "not_found"
+  // the HTTP front (server/http): a compressed body
+  | "unsupported_encoding";
 
 export class ChatError extends Error {
   constructor(public readonly code: ErrorCode, message: string) {
@@ -57,6 +59,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   forbidden: 403, too_many_rooms: 403,
   room_not_found: 404, unknown_conversation: 404, unknown_request_id: 404, not_found: 404, unknown_request: 404,
   no_active_conversation: 409, already_accepted: 409, conflict: 409, at_capacity: 409,
+  unsupported_encoding: 415,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

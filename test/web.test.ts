@@ -26,7 +26,8 @@ describe("web: the customer widget and the agent console in Chromium", function 
     if (!fs.existsSync(CHROMIUM)) { throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`); }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await run("npx", ["vite", "build"], { cwd: ROOT });
-    server = await startServerProcess({});
+    // the pages and /dev/token exist only with NODE_ENV=development and the built-in secret
+    server = await startServerProcess({ NODE_ENV: "development", AUTH_SECRET: "" });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],

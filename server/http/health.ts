@@ -1,16 +1,12 @@
 import { matchMaker } from "@colyseus/core";
 import type express from "express";
 import type Redis from "ioredis";
-import { registry } from "../metrics";
 
-/** GET /health for load balancers and PM2, GET /metrics for Prometheus. */
+/** GET /health for load balancers and PM2 (/metrics: server/http/metricsAccess.ts). */
 export function mountHealth(app: express.Application, redis: Redis | undefined) {
   app.get("/health", async (_req, res) => {
     const redisState = redis ? redis.status : "embedded";
     const ok = (!redis || redis.status === "ready") && matchMaker.state === matchMaker.MatchMakerState.READY;
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", redis: redisState, matchmaker: matchMaker.state });
-  });
-  app.get("/metrics", async (_req, res) => {
-    res.set("Content-Type", registry.contentType).send(await registry.metrics());
   });
 }

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import path from "node:path";
 import { monitor } from "@colyseus/monitor";
 import express from "express";
@@ -7,6 +6,7 @@ import type { Config } from "../config";
 import { isId } from "../ids";
 import { logger } from "../logger";
 import type { Role } from "../store/types";
+import { monitorGuard } from "./monitor";
 
 const ROLES: Role[] = ["customer", "agent", "supervisor", "bot"];
 const WEB_DIST = path.resolve(__dirname, "..", "..", "web", "dist");
@@ -14,13 +14,20 @@ const WEB_DIST = path.resolve(__dirname, "..", "..", "web", "dist");
 /**
  * What the server shows people: in development the customer widget and the agent
  * console (built from web/ by `npm run build:web`) with a development token issuer;
- * in every mode the Colyseus monitor, behind HTTP basic auth when MONITOR_PASSWORD is set.
+ * in every mode the Colyseus monitor, behind HTTP basic auth when MONITOR_PASSWORD is set
+ * (and the guard of server/http/monitor.ts).
  */
 export function mountWeb(app: express.Application, config: Config) {
   if (config.monitorPassword) {
-    app.use("/monitor", basicAuth(config.monitorUser, config.monitorPassword), monitor() as any);
+    app.use("/monitor", monitorGuard({
+      user: config.monitorUser, password: config.monitorPassword, allowActions: config.monitorAllowActions,
+      maxFailures: config.monitorMaxFailures, lockoutMs: config.monitorLockoutMs,
+    }), monitor() as any);
   }
-  if (!config.development) { return; }
+  if (config.development && !config.devRoutes) {
+    logger.warn("NODE_ENV=development with an AUTH_SECRET of its own: the development routes (/dev/token, the pages) stay off, since they would mint real tokens");
+  }
+  if (!config.devRoutes) { return; }
 
   // development only: anyone may be anyone, which is why production has no such route
   app.get("/dev/token", async (req, res) => {
@@ -34,14 +41,4 @@ export function mountWeb(app: express.Application, config: Config) {
   });
   app.use(express.static(WEB_DIST));
   logger.info({ dir: WEB_DIST }, "development: serving the widget and the agent console under /");
-}
-
-function basicAuth(user: string, password: string): express.RequestHandler {
-  const expected = Buffer.from(`${user}:${password}`);
-  return (req, res, next) => {
-    const header = req.headers.authorization ?? "";
-    const given = Buffer.from(header.startsWith("Basic ") ? Buffer.from(header.slice(6), "base64").toString() : "");
-    if (given.length === expected.length && timingSafeEqual(given, expected)) { next(); return; }
-    res.set("WWW-Authenticate", 'Basic realm="monitor"').status(401).send("authentication required");
-  };
 }

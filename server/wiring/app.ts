@@ -12,7 +12,10 @@ import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cl
 import { IdleSweeper } from "../cluster/sweeper";
 import type { Config } from "../config";
 import { mountAppApi } from "../http/appApi";
+import { colyseusLogger } from "../http/colyseusLogger";
+import { installHttpFront, jsonErrors, jsonNotFound } from "../http/front";
 import { mountHealth } from "../http/health";
+import { mountMetrics, startMetricsServer } from "../http/metricsAccess";
 import { mountWeb } from "../http/web";
 import { logger } from "../logger";
 import type { Services } from "../services";
@@ -59,18 +62,24 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks/
   const services: Services = { config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis) };
 
+  const transport = new WebSocketTransport({ maxPayload: config.maxPayloadBytes });
+  const metricsPolicy = { token: config.metricsToken, port: config.metricsPort };
   const server = new Server({
+    logger: colyseusLogger,
     greet: false,
     gracefullyShutdown: false,
     publicAddress: config.publicAddress,
     presence,
     driver,
     selectProcessIdToCreateRoom: selectProcessForRoom,
-    transport: new WebSocketTransport({ maxPayload: config.maxPayloadBytes }),
+    transport,
     express: (app: express.Application) => {
+      app.disable("x-powered-by");
       mountHealth(app, redis);
+      mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
       mountWeb(app, config);
+      app.use(jsonNotFound(), jsonErrors());
     },
   });
 
@@ -80,6 +89,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   server.define("team", rooms.team).filterBy(["roomKey"]);
 
   await server.listen(config.port);
+  installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress });
+  const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
@@ -89,6 +100,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     store,
     async stop() {
       sweeper.stop();
+      metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.gracefullyShutdown(false);
