@@ -211,5 +211,13 @@ export class MemoryStore implements RoomStore {
     if (this.outboxLeases.get(roomId)?.owner === owner) { this.outboxLeases.delete(roomId); }
   }
 
+  // interim (h-store): the deleteRoom helper's branch brings the reviewed version
+  async deleteRoom(roomId: string) {
+    this.rooms.delete(roomId);
+    this.deadlines.delete(roomId);
+    this.outboxes.delete(roomId);
+    this.outboxLeases.delete(roomId);
+  }
+
   async close() { /* nothing to release */ }
 }

@@ -501,6 +501,16 @@ export class RedisStore implements RoomStore {
     await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
+  // interim (h-store): the deleteRoom helper's branch brings the reviewed version
+  async deleteRoom(roomId: string) {
+    const convIds = await this.redis.zrange(this.pastKey(roomId), 0, -1);
+    const active = await this.redis.hget(this.roomKey(roomId), "activeConversationId");
+    if (active) { convIds.push(active); }
+    const keys = [this.roomKey(roomId), this.pastKey(roomId), this.idemKey(roomId), this.outboxKey(roomId), this.outboxLeaseKey(roomId)];
+    for (const id of convIds) { keys.push(this.convKey(roomId, id), this.msgsKey(roomId, id)); }
+    await this.redis.multi().del(...keys).zrem(this.idleKey(), roomId).srem(this.outboxesKey(), roomId).exec();
+  }
+
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
   }

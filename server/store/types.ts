@@ -132,6 +132,11 @@ export interface RoomStore {
   createRoom(record: RoomRecord): Promise<RoomRecord>;
   /** Adds user ids to a room's member list (no duplicates). */
   addMembers(roomId: string, userIds: string[]): Promise<void>;
+  /**
+   * Removes the room record and everything under it: conversations, messages,
+   * idempotency keys, outbox, idle deadline, its entry in pending outboxes.
+   */
+  deleteRoom(roomId: string): Promise<void>;
 
   /** Starts a conversation and marks it active on the room, atomically. */
   startConversation(conversation: ConversationRecord): Promise<void>;
