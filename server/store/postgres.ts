@@ -26,18 +26,30 @@ export interface PostgresOptions {
   poolSize: number;
   /** largest group commit */
   maxBatch?: number;
+  /** group commits in flight at once (default: poolSize - 2, 1..4); a room always uses the same one */
+  lanes?: number;
+}
+
+/** FNV-1a: a room's lane, stable for the life of the process. */
+function laneOf(roomId: string, lanes: number) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < roomId.length; i++) { h = Math.imul(h ^ roomId.charCodeAt(i), 0x01000193); }
+  return (h >>> 0) % lanes;
 }
 
 /**
  * The cluster's durable store: PostgreSQL through a pool (`pg`). Appends from every
  * room of the process are group-committed by one stored function call per batch
  * (cc_append_messages, see sqlMigrations.ts); other writes are short transactions.
+ * Rooms are spread over a few commit lanes, each with one batch in flight: while one
+ * lane's commit waits for its fsync the next lane's batch runs, and a room's appends
+ * stay in call order because a room always takes the same lane.
  */
 export class PostgresStore implements RoomStore {
-  private readonly appends: Batcher<Append, AppendResult>;
+  private readonly lanes: Batcher<Append, AppendResult>[];
 
-  private constructor(private readonly pool: pg.Pool, maxBatch: number) {
-    this.appends = new Batcher((items) => this.appendBatch(items), maxBatch);
+  private constructor(private readonly pool: pg.Pool, maxBatch: number, lanes: number) {
+    this.lanes = Array.from({ length: lanes }, () => new Batcher<Append, AppendResult>((items) => this.appendBatch(items), maxBatch));
   }
 
   /** Connects, applies missing migrations (one node at a time), and returns the store. */
@@ -51,7 +63,8 @@ export class PostgresStore implements RoomStore {
       await pool.end().catch(() => {});
       throw err;
     }
-    return new PostgresStore(pool, options.maxBatch ?? 1_000);
+    const lanes = options.lanes ?? Math.min(4, Math.max(1, options.poolSize - 2));
+    return new PostgresStore(pool, options.maxBatch ?? 1_000, lanes);
   }
 
   private async q<R extends pg.QueryResultRow = any>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -175,7 +188,7 @@ export class PostgresStore implements RoomStore {
   // --- messages ----------------------------------------------------------------------
 
   appendMessage(roomId: string, message: NewMessage): Promise<AppendResult> {
-    return this.appends.submit({ roomId, message });
+    return this.lanes[laneOf(roomId, this.lanes.length)].submit({ roomId, message });
   }
 
   /** One group commit. Sorted by room, so concurrent batches of two nodes lock rooms in the same order. */
@@ -308,7 +321,7 @@ export class PostgresStore implements RoomStore {
 
   async close() {
     // appends already submitted still commit before the pool goes
-    while (!this.appends.idle) { await new Promise((r) => setTimeout(r, 5)); }
+    while (!this.lanes.every((lane) => lane.idle)) { await new Promise((r) => setTimeout(r, 5)); }
     await this.pool.end();
   }
 }
