@@ -70,7 +70,13 @@ async function open(kind: Kind): Promise<Opened> {
           await q.query("VACUUM ANALYZE cc_messages");
           return Number((await q.query("SELECT pg_total_relation_size('cc_messages') + pg_total_relation_size('cc_rooms') + pg_total_relation_size('cc_conversations') AS b")).rows[0].b);
         },
-        cleanup: async () => { await store.close(); await q.end(); await admin.query("DROP DATABASE IF EXISTS cc_store_bench WITH (FORCE)"); await admin.end(); },
+        cleanup: async () => { await store.close(); await q.end();
+          // no FORCE: the ended pools' sockets may still be closing
+          for (let i = 0; i < 50; i++) {
+            try { await admin.query("DROP DATABASE IF EXISTS cc_store_bench"); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+          }
+          await admin.end();
+        },
       };
     }
     case "redis": {

@@ -33,7 +33,13 @@ const backends: { name: string; setup(): Promise<{ url: string; cleanup(): Promi
       await admin.query(`CREATE DATABASE ${db}`);
       return {
         url: pgUrl(db),
-        cleanup: async () => { await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); await admin.end(); },
+        cleanup: async () => {
+          // the killed node's connections may take a moment to go; FORCE would race with them
+          for (let i = 0; i < 50; i++) {
+            try { await admin.query(`DROP DATABASE IF EXISTS ${db}`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+          }
+          await admin.end();
+        },
       };
     },
   },

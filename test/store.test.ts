@@ -862,6 +862,13 @@ describe("PostgresStore", function () {
   const testDb = new URL(base).pathname.slice(1);
   let admin: pg.Pool;
 
+  /** Drops without FORCE: a pool that just ended may still have sockets closing, and FORCE would kill them mid-close. */
+  async function drop(db: string) {
+    for (let i = 0; i < 50; i++) {
+      try { await admin.query(`DROP DATABASE IF EXISTS ${db}`); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+  }
+
   async function recreate(db: string) {
     await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${db}`);
@@ -900,7 +907,7 @@ describe("PostgresStore", function () {
       } finally {
         await Promise.all(stores.map((s) => s.close()));
         await pool.end();
-        await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        await drop(db);
       }
     });
 
