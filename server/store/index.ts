@@ -52,7 +52,6 @@ export function describeStore(databaseUrl: string): StoreChoice {
   if (choice.kind === "postgres" || choice.kind === "redis") {
     const u = new URL(choice.location);
     u.password = "";
-    u.username = u.username ? u.username : "";
     return { ...choice, location: u.toString() };
   }
   return choice;
