@@ -54,7 +54,11 @@ export class PostgresStore implements RoomStore {
 
   /** Connects, applies missing migrations (one node at a time), and returns the store. */
   static async connect(options: PostgresOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize });
+    // bounded waits: a database that hangs must fail requests with `unavailable`, not hold them
+    const pool = new pg.Pool({
+      connectionString: options.url, max: options.poolSize, keepAlive: true,
+      connectionTimeoutMillis: 5_000, query_timeout: 15_000,
+    });
     // an idle client's error (server restart) must not crash the process; the next query reconnects
     pool.on("error", () => {});
     try {
