@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -832,6 +833,24 @@ describe("SqliteStore", function () {
       const again = new SqliteStore(file);
       assert.deepEqual(again.appliedMigrations(), [1]);
       await again.close();
+    });
+
+    it("applies its migrations once when two processes open an empty file at the same moment", async function () {
+      this.timeout(30_000);
+      const file = path.join(dir, "two-processes.sqlite");
+      const script = `import { SqliteStore } from ${JSON.stringify(path.resolve(__dirname, "../server/store/sqlite.ts"))};
+        const s = new SqliteStore(${JSON.stringify(file)}); console.log(JSON.stringify(s.appliedMigrations())); await s.close();`;
+      const run = () => new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d) => { out += d; });
+        child.stderr.on("data", (d) => { out += d; });
+        child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
+      });
+      assert.deepEqual(await Promise.all([run(), run()]), ["[1]", "[1]"]);
+      const store = new SqliteStore(file);
+      assert.deepEqual(store.appliedMigrations(), [1]);
+      await store.close();
     });
 
     it("keeps what it acknowledged across a reopen of the file", async () => {
