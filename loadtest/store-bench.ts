@@ -28,7 +28,7 @@ type Kind = "memory" | "sqlite" | "postgres" | "redis";
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) { args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1] ?? ""); }
 const which = args.get("store") ?? "postgres";
-const kinds: Kind[] = which === "all" ? ["memory", "sqlite", "postgres", "redis"] : [which as Kind];
+const kinds = (which === "all" ? ["memory", "sqlite", "postgres", "redis"] : which.split(",")) as Kind[];
 const roomCounts = (args.get("rooms") ?? "1,100,2000").split(",").map(Number);
 const seconds = Number(args.get("seconds") ?? 5);
 const rate = Number(args.get("rate") ?? 1000);
