@@ -1,11 +1,12 @@
 import pg from "pg";
-import { Batcher, type Outcome } from "./batcher";
+import { Batcher } from "./batcher";
+import { appendBatch, laneOf, type Append } from "./postgresAppend";
 import {
-  conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
+  conversationEnded, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
-import { POSTGRES_MIGRATIONS } from "./sqlMigrations";
+import { migrate, openPool } from "./postgresDb";
 import {
-  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
+  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
@@ -13,13 +14,10 @@ import type {
   QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
-/** Any constant shared by every node: the key of the advisory lock that serialises migrations. */
-const MIGRATION_LOCK = 7_313_001;
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
 const ROOM_INSERT = `INSERT INTO cc_rooms (${ROOM_COLUMNS}) VALUES (${placeholders(11)}) ON CONFLICT (room_id) DO NOTHING`;
 const CONVERSATION_INSERT = `INSERT INTO cc_conversations (${CONVERSATION_COLUMNS}) VALUES (${placeholders(12)})`;
 
-interface Append { roomId: string; message: NewMessage }
 
 export interface PostgresOptions {
   url: string;
@@ -30,12 +28,6 @@ export interface PostgresOptions {
   lanes?: number;
 }
 
-/** FNV-1a: a room's lane, stable for the life of the process. */
-function laneOf(roomId: string, lanes: number) {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < roomId.length; i++) { h = Math.imul(h ^ roomId.charCodeAt(i), 0x01000193); }
-  return (h >>> 0) % lanes;
-}
 
 /**
  * The cluster's durable store: PostgreSQL through a pool (`pg`). Appends from every
@@ -49,18 +41,12 @@ export class PostgresStore implements RoomStore {
   private readonly lanes: Batcher<Append, AppendResult>[];
 
   private constructor(private readonly pool: pg.Pool, maxBatch: number, lanes: number) {
-    this.lanes = Array.from({ length: lanes }, () => new Batcher<Append, AppendResult>((items) => this.appendBatch(items), maxBatch));
+    this.lanes = Array.from({ length: lanes }, () => new Batcher<Append, AppendResult>((items) => appendBatch(this.pool, items), maxBatch));
   }
 
   /** Connects, applies missing migrations (one node at a time), and returns the store. */
   static async connect(options: PostgresOptions): Promise<PostgresStore> {
-    // bounded waits: a database that hangs must fail requests with `unavailable`, not hold them
-    const pool = new pg.Pool({
-      connectionString: options.url, max: options.poolSize, keepAlive: true,
-      connectionTimeoutMillis: 5_000, query_timeout: 15_000,
-    });
-    // an idle client's error (server restart) must not crash the process; the next query reconnects
-    pool.on("error", () => {});
+    const pool = openPool(options.url, options.poolSize);
     try {
       await migrate(pool);
     } catch (err) {
@@ -195,43 +181,6 @@ export class PostgresStore implements RoomStore {
     return this.lanes[laneOf(roomId, this.lanes.length)].submit({ roomId, message });
   }
 
-  /** One group commit. Sorted by room, so concurrent batches of two nodes lock rooms in the same order. */
-  private async appendBatch(items: Append[]): Promise<Outcome<AppendResult>[]> {
-    const order = items.map((_, i) => i).sort((a, b) => (items[a].roomId < items[b].roomId ? -1 : items[a].roomId > items[b].roomId ? 1 : a - b));
-    const sorted = order.map((i) => items[i]);
-    let outcomes: Outcome<AppendResult>[];
-    try {
-      outcomes = await this.appendCall(sorted);
-    } catch (err) {
-      if (sorted.length === 1) { return [{ ok: false, error: unavailable(err) }]; }
-      // one bad item (say, a value the server refuses) must not fail the others: retry them one by one
-      outcomes = [];
-      for (const item of sorted) {
-        try { outcomes.push(...(await this.appendCall([item]))); } catch (e) { outcomes.push({ ok: false, error: unavailable(e) }); }
-      }
-    }
-    const result: Outcome<AppendResult>[] = new Array(items.length);
-    order.forEach((original, i) => { result[original] = outcomes[i]; });
-    return result;
-  }
-
-  private async appendCall(items: Append[]): Promise<Outcome<AppendResult>[]> {
-    const data = items.map((i) => encodeMessage(i.message));
-    const { rows } = await this.pool.query<{ idx: number; status: string; seq: string | null; data: string | null }>(
-      "SELECT idx, status, seq, data FROM cc_append_messages($1, $2, $3, $4, $5, $6, $7)",
-      [items.map((i) => i.roomId), items.map((i) => i.message.senderId), items.map((i) => i.message.id),
-        items.map((i) => i.message.conversationId), items.map((i) => i.message.kind), items.map((i) => i.message.at), data]);
-    return rows.map((row): Outcome<AppendResult> => {
-      const k = row.idx - 1;
-      switch (row.status) {
-        case "new": return { ok: true, value: { message: decodeMessage(data[k], row.seq!), duplicate: false } };
-        case "dup": return { ok: true, value: { message: decodeMessage(row.data!, row.seq!), duplicate: true } };
-        case "no_room": return { ok: false, error: roomNotFound(items[k].roomId) };
-        default: return { ok: false, error: conversationNotActive(items[k].message.conversationId) };
-      }
-    });
-  }
-
   async readMessages(roomId: string, conversationId: string, query: MessageQuery): Promise<MessageRecord[]> {
     const limit = Math.floor(query.limit);
     if (!(limit > 0)) { return []; }
@@ -329,33 +278,3 @@ export class PostgresStore implements RoomStore {
     await this.pool.end();
   }
 }
-
-/** Applies missing migrations under a session advisory lock: nodes booting at once take turns. */
-export async function migrate(pool: pg.Pool): Promise<number[]> {
-  const client = await pool.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
-    try {
-      await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-      const applied = new Set((await client.query("SELECT version FROM schema_migrations")).rows.map((r) => Number(r.version)));
-      for (const m of POSTGRES_MIGRATIONS) {
-        if (applied.has(m.version)) { continue; }
-        await client.query("BEGIN");
-        try {
-          await client.query(m.sql);
-          await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
-          await client.query("COMMIT");
-        } catch (err) {
-          await client.query("ROLLBACK").catch(() => {});
-          throw err;
-        }
-      }
-      return (await client.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => Number(r.version));
-    } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
-    }
-  } finally {
-    client.release();
-  }
-}
-

@@ -1,20 +1,18 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
-import { SQLITE_MIGRATIONS } from "./sqlMigrations";
+import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
+import * as side from "./sqliteSide";
 import {
   CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, PageQuery,
   QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 
-export type SqliteSynchronous = "full" | "normal";
+export type { SqliteSynchronous };
 
 interface PendingAppend {
   roomId: string;
@@ -31,58 +29,21 @@ interface PendingAppend {
  * on one host: a cluster uses PostgreSQL.
  */
 export class SqliteStore implements RoomStore {
-  private readonly db: DatabaseSync;
-  private readonly stmts = new Map<string, StatementSync>();
+  private readonly db: SqliteDb;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
   private lastCommitEnd = 0;
   private lastCommitMs = 0;
 
   constructor(file: string, synchronous: SqliteSynchronous = "full") {
-    if (file !== ":memory:") { mkdirSync(path.dirname(path.resolve(file)), { recursive: true }); }
-    this.db = new DatabaseSync(file);
-    // another process holding the write lock makes us wait, not fail
-    this.db.exec("PRAGMA busy_timeout = 5000");
-    this.db.exec("PRAGMA journal_mode = WAL");
-    this.db.exec(`PRAGMA synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
-    this.migrate();
-  }
-
-  /** Applies the migrations this file lacks, under the write lock (two processes may start at once). */
-  private migrate() {
-    this.transaction(() => {
-      this.db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at integer NOT NULL)");
-      const applied = new Set((this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version));
-      for (const m of SQLITE_MIGRATIONS) {
-        if (applied.has(m.version)) { continue; }
-        this.db.exec(m.sql);
-        this.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, Date.now());
-      }
-    });
+    this.db = new SqliteDb(file, synchronous);
   }
 
   /** Versions recorded in schema_migrations (for tests and operators). */
-  appliedMigrations(): number[] {
-    return (this.db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]).map((r) => r.version);
-  }
+  appliedMigrations(): number[] { return this.db.versions(); }
 
-  private stmt(sql: string): StatementSync {
-    let s = this.stmts.get(sql);
-    if (!s) { this.stmts.set(sql, s = this.db.prepare(sql)); }
-    return s;
-  }
-
-  private transaction<T>(fn: () => T): T {
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      this.db.exec("COMMIT");
-      return result;
-    } catch (err) {
-      if (this.db.isTransaction) { this.db.exec("ROLLBACK"); }
-      throw err;
-    }
-  }
+  private stmt(sql: string) { return this.db.stmt(sql); }
+  private transaction<T>(fn: () => T): T { return this.db.transaction(fn); }
 
   /** Runs a store call: queued appends first (callers see their own writes in order), driver errors as `unavailable`. */
   private run<T>(fn: () => T): Promise<T> {
@@ -292,101 +253,23 @@ export class SqliteStore implements RoomStore {
     });
   }
 
-  // --- idle deadlines, leases, queues --------------------------------------------------
+  // --- idle deadlines, leases, queues, webhook outbox (sqliteSide.ts) -------------------
 
-  setIdleDeadline(roomId: string, deadline: number) {
-    return this.run(() => {
-      this.stmt("INSERT INTO cc_idle_deadlines (room_id, deadline) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET deadline = excluded.deadline").run(roomId, deadline);
-    });
-  }
-
-  clearIdleDeadline(roomId: string) {
-    return this.run(() => { this.stmt("DELETE FROM cc_idle_deadlines WHERE room_id = ?").run(roomId); });
-  }
-
-  /** Earliest deadline first. */
-  dueIdleDeadlines(now: number, limit: number) {
-    return this.run(() => {
-      if (!(limit > 0)) { return []; }
-      return (this.stmt("SELECT room_id FROM cc_idle_deadlines WHERE deadline <= ? ORDER BY deadline, room_id LIMIT ?")
-        .all(now, Math.floor(limit)) as { room_id: string }[]).map((r) => r.room_id);
-    });
-  }
-
-  claim(name: string, ttlMs: number) {
-    return this.run(() => {
-      const now = Date.now();
-      return this.stmt("INSERT INTO cc_leases (name, until) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET until = excluded.until WHERE cc_leases.until <= ?")
-        .run(name, now + ttlMs, now).changes === 1;
-    });
-  }
-
-  saveQueue(teamId: string, requests: QueuedRequest[]) {
-    return this.run(() => {
-      if (requests.length === 0) { this.stmt("DELETE FROM cc_team_queues WHERE team_id = ?").run(teamId); return; }
-      this.stmt("INSERT INTO cc_team_queues (team_id, requests) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests")
-        .run(teamId, JSON.stringify(requests));
-    });
-  }
-
-  loadQueue(teamId: string) {
-    return this.run((): QueuedRequest[] => {
-      const row = this.stmt("SELECT requests FROM cc_team_queues WHERE team_id = ?").get(teamId) as { requests: string } | undefined;
-      return row ? JSON.parse(row.requests) : [];
-    });
-  }
-
-  // --- webhook outbox ------------------------------------------------------------------
-
-  appendOutbox(roomId: string, payloads: string[]) {
-    return this.run(() => {
-      if (payloads.length === 0) { return; }
-      this.transaction(() => {
-        for (const payload of payloads) { this.stmt("INSERT INTO cc_outbox (room_id, payload) VALUES (?, ?)").run(roomId, payload); }
-      });
-    });
-  }
-
-  readOutbox(roomId: string, limit: number) {
-    return this.run((): OutboxEntry[] => {
-      if (!(limit > 0)) { return []; }
-      return (this.stmt("SELECT id, payload FROM cc_outbox WHERE room_id = ? ORDER BY id LIMIT ?").all(roomId, Math.floor(limit)) as { id: number; payload: string }[])
-        .map((r) => ({ id: String(r.id), payload: r.payload }));
-    });
-  }
-
-  removeOutbox(roomId: string, entryIds: string[]) {
-    return this.run(() => {
-      const ids = entryIds.filter((id) => /^\d{1,15}$/.test(id));
-      if (ids.length === 0) { return; }
-      this.transaction(() => {
-        for (const id of ids) { this.stmt("DELETE FROM cc_outbox WHERE room_id = ? AND id = ?").run(roomId, Number(id)); }
-      });
-    });
-  }
-
-  pendingOutboxes(limit: number) {
-    return this.run(() => {
-      if (!(limit > 0)) { return []; }
-      return (this.stmt("SELECT DISTINCT room_id FROM cc_outbox LIMIT ?").all(Math.floor(limit)) as { room_id: string }[]).map((r) => r.room_id);
-    });
-  }
-
-  leaseOutbox(roomId: string, owner: string, ttlMs: number) {
-    return this.run(() => {
-      const now = Date.now();
-      return this.stmt(`INSERT INTO cc_outbox_leases (room_id, owner, until) VALUES (?, ?, ?) ON CONFLICT (room_id) DO UPDATE
-        SET owner = excluded.owner, until = excluded.until WHERE cc_outbox_leases.owner = excluded.owner OR cc_outbox_leases.until <= ?`)
-        .run(roomId, owner, now + Math.max(1, Math.ceil(ttlMs)), now).changes === 1;
-    });
-  }
-
-  releaseOutbox(roomId: string, owner: string) {
-    return this.run(() => { this.stmt("DELETE FROM cc_outbox_leases WHERE room_id = ? AND owner = ?").run(roomId, owner); });
-  }
+  setIdleDeadline(roomId: string, deadline: number) { return this.run(() => side.setIdleDeadline(this.db, roomId, deadline)); }
+  clearIdleDeadline(roomId: string) { return this.run(() => side.clearIdleDeadline(this.db, roomId)); }
+  dueIdleDeadlines(now: number, limit: number) { return this.run(() => side.dueIdleDeadlines(this.db, now, limit)); }
+  claim(name: string, ttlMs: number) { return this.run(() => side.claim(this.db, name, ttlMs)); }
+  saveQueue(teamId: string, requests: QueuedRequest[]) { return this.run(() => side.saveQueue(this.db, teamId, requests)); }
+  loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
+  appendOutbox(roomId: string, payloads: string[]) { return this.run(() => side.appendOutbox(this.db, roomId, payloads)); }
+  readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
+  removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }
+  pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }
+  leaseOutbox(roomId: string, owner: string, ttlMs: number) { return this.run(() => side.leaseOutbox(this.db, roomId, owner, ttlMs)); }
+  releaseOutbox(roomId: string, owner: string) { return this.run(() => side.releaseOutbox(this.db, roomId, owner)); }
 
   async close() {
     this.flush();
-    if (this.db.isOpen) { this.db.close(); }
+    this.db.close();
   }
 }
