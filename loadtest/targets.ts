@@ -80,6 +80,9 @@ function chatEnv(o: ChatOptions, port: number): Record<string, string> {
     PORT: String(port),
     PUBLIC_ADDRESS: `127.0.0.1:${port}`,
     REDIS_URL: o.redisUrl ?? "",
+    // the embedded target stays the in-memory node it has always measured (DATABASE_URL
+    // overrides); a Redis target keeps its rooms in Redis (docs/storage.md)
+    DATABASE_URL: process.env.DATABASE_URL ?? (o.redisUrl ? "" : "memory:"),
     // one generator identity joins hundreds of rooms (agents, the final verification):
     // the per-user join and room limits are for people, not for the harness
     JOINS_PER_SECOND: "100000",

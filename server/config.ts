@@ -7,6 +7,12 @@
 export interface Config {
   port: number;
   redisUrl: string | undefined;
+  /** where rooms are stored (docs/storage.md); resolved: never empty */
+  databaseUrl: string;
+  /** PostgreSQL connections per process */
+  databasePoolSize: number;
+  /** SQLite: "full" fsyncs every commit, "normal" only at checkpoints (docs/storage.md) */
+  sqliteSynchronous: "full" | "normal";
   publicAddress: string;
   authSecret: string;
   /** development: dev tokens and a default secret are allowed */
@@ -96,6 +102,24 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   return value;
 }
 
+/**
+ * DATABASE_URL when set; else the Redis store on REDIS_URL (a Redis node keeps its
+ * rooms where it always has); else, in tests, memory (each test server starts empty);
+ * else a SQLite file, so `npm start` keeps its history across restarts.
+ */
+function defaultDatabaseUrl(env: NodeJS.ProcessEnv): string {
+  if (env.DATABASE_URL) { return env.DATABASE_URL; }
+  if (env.REDIS_URL) { return env.REDIS_URL; }
+  if (env.NODE_ENV === "test") { return "memory:"; }
+  return "sqlite:./data/contact-center.sqlite";
+}
+
+function sqliteSynchronous(raw: string | undefined): "full" | "normal" {
+  if (raw === undefined || raw === "") { return "full"; }
+  if (raw === "full" || raw === "normal") { return raw; }
+  throw new Error(`SQLITE_SYNCHRONOUS must be "full" or "normal", got "${raw}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // development only when asked for by name: a forgotten NODE_ENV must not open /dev/token
   const development = env.NODE_ENV === "development";
@@ -110,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port,
     redisUrl: env.REDIS_URL || undefined,
+    databaseUrl: defaultDatabaseUrl(env),
+    databasePoolSize: int(env, "DATABASE_POOL_SIZE", 10, 1),
+    sqliteSynchronous: sqliteSynchronous(env.SQLITE_SYNCHRONOUS),
     publicAddress: env.PUBLIC_ADDRESS || `localhost:${port}`,
     authSecret,
     development,

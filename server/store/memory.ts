@@ -219,5 +219,6 @@ export class MemoryStore implements RoomStore {
     if (this.outboxLeases.get(roomId)?.owner === owner) { this.outboxLeases.delete(roomId); }
   }
 
+
   async close() { /* nothing to release */ }
 }

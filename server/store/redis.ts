@@ -518,6 +518,7 @@ export class RedisStore implements RoomStore {
     await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
+
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
   }
