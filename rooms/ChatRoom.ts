@@ -7,12 +7,12 @@ import {
 import { mayJoinAnother } from "../server/agentRooms";
 import { AuthError, type Identity } from "../server/auth";
 import { getServices } from "../server/context";
-import { RequestError } from "../server/errors";
+import { RequestError, type ErrorCode } from "../server/errors";
 import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
 import { budgetClassOf, overBudgetMessage, processBudgets, requestCost } from "../server/budgets";
-import { closeIfSlowReader, enterRequest, isClosing, leaveRequest } from "../server/connectionGuard";
+import { closeIfSlowReader, enterRequest, inFlight, isClosing, leaveRequest } from "../server/connectionGuard";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import type {
   ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, QueuedRequest, RoomKind, RoomRecord,
@@ -194,7 +194,10 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     });
   }
 
-  async onDrop(client: ChatClient) {
+  async onDrop(client: ChatClient, code?: number) {
+    // Colyseus' frame limit and undecodable frames (4002): no seat is kept, or the
+    // socket stays open, unread, for the whole grace period
+    if (code === CloseCode.WITH_ERROR) { return; }
     data(client).dropped = true;
     this.setConnected(who(client).sub, false);
     try {
@@ -319,14 +322,15 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.onMessage(type, async (client: ChatClient, raw: unknown, ctx: MessageContext) => {
       if (closeIfSlowReader(client, config.maxBufferedBytes, { roomId: this.roomId, userId: who(client).sub })) { return; }
       const timer = metrics.requests.startTimer({ type });
-      const admitted = enterRequest(client, config.maxInFlightRequests);
+      // refusals of a flood are plain objects: an Error's stack trace was half their cost
+      const refusal = this.refusal(client, type, raw);
+      if (refusal) {
+        timer({ outcome: refusal.code });
+        // a plain send over a limit gets no answer: the answers would be the flood's amplifier
+        return ctx?.id === undefined ? undefined : ctx.reject(refusal);
+      }
+      enterRequest(client, Number.POSITIVE_INFINITY);
       try {
-        if (!admitted) { throw new RequestError("too_many_requests", `more than ${config.maxInFlightRequests} requests waiting for an answer on this connection`); }
-        const budgets = processBudgets(config);
-        const budget = budgetClassOf(type);
-        if (!budgets.take(who(client).sub, budget, requestCost(type, raw, config.historyPageDefault, config.historyPageMax))) {
-          throw new RequestError("rate_limited", `${type}: ${overBudgetMessage(budget, budgets.rates)}`);
-        }
         if (payloadBytes(raw) > config.maxRequestBytes) {
           throw new RequestError("payload_too_large", `${type}: payload over ${config.maxRequestBytes} bytes`);
         }
@@ -337,15 +341,28 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
         const reason = e instanceof RequestError ? e.toReason() : internalReason(e, this.roomId, type);
         timer({ outcome: reason.code });
         if (ctx?.id === undefined) {
-          // a plain send over a limit gets no answer: the answers would be the flood's amplifier
-          if (reason.code !== "rate_limited" && reason.code !== "too_many_requests" && !isClosing(client)) { client.send("error", { type, ...reason }); }
+          if (!isClosing(client)) { client.send("error", { type, ...reason }); }
           return;
         }
         return ctx.reject(reason);
       } finally {
-        if (admitted) { leaveRequest(client); }
+        leaveRequest(client);
       }
     });
+  }
+
+  /** The connection's in-flight cap, then the user's budget for this type (server/budgets.ts). */
+  private refusal(client: ChatClient, type: string, raw: unknown): { code: ErrorCode; message: string } | null {
+    const { config } = this;
+    if (inFlight(client) >= config.maxInFlightRequests) {
+      return { code: "too_many_requests", message: `more than ${config.maxInFlightRequests} requests waiting for an answer on this connection` };
+    }
+    const budgets = processBudgets(config);
+    const budget = budgetClassOf(type);
+    if (!budgets.take(who(client).sub, budget, requestCost(type, raw, config.historyPageDefault, config.historyPageMax))) {
+      return { code: "rate_limited", message: `${type}: ${overBudgetMessage(budget, budgets.rates)}` };
+    }
+    return null;
   }
 
   private async sendMessage(client: ChatClient, payload: Payload<"send">) {

@@ -16,20 +16,25 @@ const TERMINATE_AFTER_MS = 1_000;
 interface Socket { bufferedAmount?: number; terminate?: () => void }
 interface GuardedClient { ref?: unknown; sessionId: string; leave(code?: number, reason?: string): void }
 
-const inFlight = new WeakMap<object, number>();
+const inFlightCounts = new WeakMap<object, number>();
 const closing = new WeakSet<object>();
+
+/** Requests of this connection not answered yet. */
+export function inFlight(client: object): number {
+  return inFlightCounts.get(client) ?? 0;
+}
 
 /** Counts a request in; false when the connection already has `max` unanswered. */
 export function enterRequest(client: object, max: number): boolean {
-  const n = inFlight.get(client) ?? 0;
+  const n = inFlightCounts.get(client) ?? 0;
   if (n >= max) { return false; }
-  inFlight.set(client, n + 1);
+  inFlightCounts.set(client, n + 1);
   return true;
 }
 
 export function leaveRequest(client: object) {
-  const n = inFlight.get(client) ?? 1;
-  if (n <= 1) { inFlight.delete(client); } else { inFlight.set(client, n - 1); }
+  const n = inFlightCounts.get(client) ?? 1;
+  if (n <= 1) { inFlightCounts.delete(client); } else { inFlightCounts.set(client, n - 1); }
 }
 
 /** Bytes written to the connection and not yet taken by the client's TCP stack. */
