@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import type { Room } from "@colyseus/sdk";
 import { signToken } from "../server/auth";
+import { cpuShare, cpuTicks, rssMb } from "./helpers/proc";
 import { flushTestDb, REDIS_TEST_URL } from "./helpers/redis";
 import { clientFor, ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, type ServerProcess } from "./helpers/server";
 
@@ -18,22 +18,6 @@ const FLOOD_CONNECTIONS = 5;
 /** RSS bounds of the server process: growth over its idle, joined baseline, and absolute. */
 const MAX_RSS_GROWTH_MB = 300;
 const MAX_RSS_MB = 700;
-
-export function rssMb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-/** utime + stime of a process, in clock ticks (1/100 s). */
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Share of one core a process used since `ticks0` at `t0`. */
-function cpuShare(pid: number, ticks0: number, t0: number): string {
-  try { return `${Math.round((100 * (cpuTicks(pid) - ticks0)) / ((Date.now() - t0) / 10))}%`; } catch { return "?"; }
-}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
