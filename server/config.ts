@@ -121,7 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     joinsPerSecond: int(env, "JOINS_PER_SECOND", 5, 1),
     signalsPerSecond: int(env, "SIGNALS_PER_SECOND", 20, 1),
     queriesPerSecond: int(env, "QUERIES_PER_SECOND", 4, 1),
-    deskActionsPerSecond: int(env, "DESK_ACTIONS_PER_SECOND", 3, 1),
+    deskActionsPerSecond: int(env, "DESK_ACTIONS_PER_SECOND", 5, 1),
     maxInFlightRequests: int(env, "MAX_IN_FLIGHT_REQUESTS", 8, 1),
     maxBufferedBytes: int(env, "MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024),
     maxFramesPerSecond: int(env, "MAX_FRAMES_PER_SECOND", 300, 10),

@@ -31,7 +31,7 @@ describe("budgets (server/budgets.ts): request classes and the per-user registry
   it("defaults: the documented rates, bursts twice the rate except send (MESSAGES_BURST)", () => {
     assert.deepEqual(rates, {
       send: { rate: 10, burst: 20 }, signal: { rate: 20, burst: 40 }, query: { rate: 4, burst: 8 },
-      desk: { rate: 3, burst: 6 }, join: { rate: 5, burst: 10 },
+      desk: { rate: 5, burst: 10 }, join: { rate: 5, burst: 10 },
     });
     assert.equal(config.maxInFlightRequests, 8);
     assert.equal(config.maxBufferedBytes, 8 * 1024 * 1024);
