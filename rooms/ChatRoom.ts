@@ -7,12 +7,13 @@ import {
 import { mayJoinAnother } from "../server/agentRooms";
 import { AuthError, type Identity } from "../server/auth";
 import { getServices } from "../server/context";
-import { RequestError, type ErrorCode } from "../server/errors";
+import { RequestError } from "../server/errors";
 import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
-import { budgetClassOf, overBudgetMessage, processBudgets, requestCost } from "../server/budgets";
-import { closeIfSlowReader, enterRequest, inFlight, isClosing, leaveRequest } from "../server/connectionGuard";
+import { refusalOf } from "../server/admission";
+import { budgetClassOf, overBudgetMessage, processBudgets } from "../server/budgets";
+import { closeIfSlowReader, enterRequest, isClosing, leaveRequest } from "../server/connectionGuard";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import type {
   ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord, QueuedRequest, RoomKind, RoomRecord,
@@ -322,14 +323,13 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.onMessage(type, async (client: ChatClient, raw: unknown, ctx: MessageContext) => {
       if (closeIfSlowReader(client, config.maxBufferedBytes, { roomId: this.roomId, userId: who(client).sub })) { return; }
       const timer = metrics.requests.startTimer({ type });
-      // refusals of a flood are plain objects: an Error's stack trace was half their cost
-      const refusal = this.refusal(client, type, raw);
+      const refusal = refusalOf(client, who(client).sub, type, raw, config);
       if (refusal) {
         timer({ outcome: refusal.code });
         // a plain send over a limit gets no answer: the answers would be the flood's amplifier
         return ctx?.id === undefined ? undefined : ctx.reject(refusal);
       }
-      enterRequest(client, Number.POSITIVE_INFINITY);
+      enterRequest(client);
       try {
         if (payloadBytes(raw) > config.maxRequestBytes) {
           throw new RequestError("payload_too_large", `${type}: payload over ${config.maxRequestBytes} bytes`);
@@ -349,20 +349,6 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
         leaveRequest(client);
       }
     });
-  }
-
-  /** The connection's in-flight cap, then the user's budget for this type (server/budgets.ts). */
-  private refusal(client: ChatClient, type: string, raw: unknown): { code: ErrorCode; message: string } | null {
-    const { config } = this;
-    if (inFlight(client) >= config.maxInFlightRequests) {
-      return { code: "too_many_requests", message: `more than ${config.maxInFlightRequests} requests waiting for an answer on this connection` };
-    }
-    const budgets = processBudgets(config);
-    const budget = budgetClassOf(type);
-    if (!budgets.take(who(client).sub, budget, requestCost(type, raw, config.historyPageDefault, config.historyPageMax))) {
-      return { code: "rate_limited", message: `${type}: ${overBudgetMessage(budget, budgets.rates)}` };
-    }
-    return null;
   }
 
   private async sendMessage(client: ChatClient, payload: Payload<"send">) {

@@ -24,12 +24,9 @@ export function inFlight(client: object): number {
   return inFlightCounts.get(client) ?? 0;
 }
 
-/** Counts a request in; false when the connection already has `max` unanswered. */
-export function enterRequest(client: object, max: number): boolean {
-  const n = inFlightCounts.get(client) ?? 0;
-  if (n >= max) { return false; }
-  inFlightCounts.set(client, n + 1);
-  return true;
+/** Counts a request in, until its answer (leaveRequest); server/admission.ts caps the count. */
+export function enterRequest(client: object) {
+  inFlightCounts.set(client, (inFlightCounts.get(client) ?? 0) + 1);
 }
 
 export function leaveRequest(client: object) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { budgetClassOf, budgetRates, overBudgetMessage, requestCost, UserBudgets } from "../server/budgets";
 import { loadConfig } from "../server/config";
+import { refusalOf } from "../server/admission";
 import { enterRequest, leaveRequest } from "../server/connectionGuard";
 import { TokenBucket } from "../server/rateLimit";
 
@@ -76,13 +77,18 @@ describe("budgets (server/budgets.ts): request classes and the per-user registry
     assert.equal(budgets.size, 1, "only the user still spending");
   });
 
-  it("the in-flight cap: at most `max` unanswered requests per connection, counted per connection", () => {
+  it("admission: the in-flight cap per connection first, then the user's budget", () => {
+    const cfg = loadConfig({ MAX_IN_FLIGHT_REQUESTS: "2", SIGNALS_PER_SECOND: "1000" });
     const a = {}, b = {};
-    for (let i = 0; i < 8; i++) { assert.equal(enterRequest(a, 8), true); }
-    assert.equal(enterRequest(a, 8), false);
-    assert.equal(enterRequest(b, 8), true, "another connection has its own");
+    for (let i = 0; i < 2; i++) { assert.equal(refusalOf(a, "admit-u", "typing", {}, cfg), null); enterRequest(a); }
+    assert.equal(refusalOf(a, "admit-u", "typing", {}, cfg)?.code, "too_many_requests");
+    assert.equal(refusalOf(b, "admit-u", "typing", {}, cfg), null, "another connection has its own count");
     leaveRequest(a);
-    assert.equal(enterRequest(a, 8), true);
+    assert.equal(refusalOf(a, "admit-u", "typing", {}, cfg), null);
+    // the process registry's history budget (default: 4 pages/s, burst 8): limit 200 is 4 pages
+    assert.equal(refusalOf(b, "admit-h", "history", { limit: 200 }, cfg), null);
+    assert.equal(refusalOf(b, "admit-h", "history", { limit: 200 }, cfg), null);
+    assert.match(refusalOf(b, "admit-h", "history", { limit: 200 }, cfg)?.message ?? "", /^history: more than 4 pages of history or conversations per second \(per user\)$/);
   });
 
   it("sweeping does not forget a user in debt (its bucket not yet full)", () => {
