@@ -87,6 +87,13 @@ function chatEnv(o: ChatOptions, port: number): Record<string, string> {
     // the per-user join and room limits are for people, not for the harness
     JOINS_PER_SECOND: "100000",
     MAX_ROOMS_PER_AGENT: "100000",
+    // likewise the per-user request budgets (docs/security.md): shared by all of one
+    // identity's connections, they would throttle the generator's agents and verifier
+    MESSAGES_PER_SECOND: "100000",
+    MESSAGES_BURST: "100000",
+    SIGNALS_PER_SECOND: "100000",
+    QUERIES_PER_SECOND: "100000",
+    DESK_ACTIONS_PER_SECOND: "100000",
     ...o.extraEnv,
   };
 }

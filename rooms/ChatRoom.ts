@@ -11,8 +11,10 @@ import { RequestError } from "../server/errors";
 import { logger } from "../server/logger";
 import { metrics } from "../server/metrics";
 import { may, resolveJoin, seesNotes, type ResolvedJoin } from "../server/permissions";
-import { KeyedRateLimiter, TokenBucket } from "../server/rateLimit";
 import { checkCreation, privateRoomCreated } from "../server/privateRooms";
+import { refusalOf } from "../server/admission";
+import { budgetClassOf, overBudgetMessage, processBudgets } from "../server/budgets";
+import { closeIfSlowReader, enterRequest, isClosing, leaveRequest } from "../server/connectionGuard";
 import { checkText, parseRequest, type Payload, type RequestType } from "../server/requests";
 import { RoomTokens } from "../server/tokenExpiry";
 import type {
@@ -25,7 +27,6 @@ const JOIN_KEY = "__join";
 
 interface ClientData {
   channel: { type: string; address: string } | null;
-  bucket: TokenBucket;
   /** dropped and waiting for a reconnection */
   dropped: boolean;
   /** a supervisor monitoring silently: no participant, notes (whispers) only */
@@ -48,8 +49,8 @@ export async function authenticate(roomName: RoomKind, token: string, options: a
   const { verifier, store, config, agentRooms } = getServices();
   const identity = await verifier.verify(token);
   if (options === null || typeof options !== "object" || Array.isArray(options)) { throw new AuthError("invalid_options", "join options must be an object"); }
-  joinLimiter ??= new KeyedRateLimiter(config.joinsPerSecond, config.joinsPerSecond * 2);
-  if (!joinLimiter.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
+  const budgets = processBudgets(config);
+  if (!budgets.take(identity.sub, "join")) { throw new AuthError("rate_limited", overBudgetMessage("join", budgets.rates)); }
   const resolved = await resolveJoin(roomName, identity, options, store);
   if (identity.role === "agent" && roomName !== "team" && resolved.roomId && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
     throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);
@@ -60,9 +61,6 @@ export async function authenticate(roomName: RoomKind, token: string, options: a
   options[JOIN_KEY] = resolved;
   return identity;
 }
-
-/** Joins per second per user (this process); customer rooms per agent: server/agentRooms.ts. */
-let joinLimiter: KeyedRateLimiter | undefined;
 
 /** Join options under which an actor starts for a room without a client (the sweeper). */
 export function resumeOptions(roomId: string, kind: RoomKind, create: RoomRecord | null = null) {
@@ -181,7 +179,6 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     }
     client.userData = {
       channel: resolved.channel,
-      bucket: new TokenBucket(this.config.messagesPerSecond, this.config.messagesBurst),
       dropped: false,
       monitor: resolved.monitor,
     };
@@ -210,8 +207,11 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     });
   }
 
-  async onDrop(client: ChatClient) {
+  async onDrop(client: ChatClient, code?: number) {
     if (!this.tokens.mayReconnect(client)) { return; } // closed for its expired token: onLeave follows
+    // Colyseus' frame limit and undecodable frames (4002): no seat is kept, or the
+    // socket stays open, unread, for the whole grace period
+    if (code === CloseCode.WITH_ERROR) { return; }
     data(client).dropped = true;
     this.setConnected(who(client).sub, false);
     try {
@@ -322,23 +322,42 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     this.handle("conversations", (client, payload) => this.conversations(client, payload));
     this.handle("end", (client, payload) => this.end(client, payload));
     this.handle("refresh", (client, payload) => this.tokens.refresh(client, payload.token, this.services.verifier));
-    // unknown types: a request gets Colyseus' own "no_handler" error; a plain send gets this
+    // unknown types: a request gets Colyseus' own "no_handler" error; a plain send gets
+    // this, within the user's signal budget (past it, silence: an answer would amplify)
     this.onMessage("*", (client: ChatClient, type: string | number) => {
+      if (isClosing(client) || !processBudgets(this.config).take(who(client).sub, budgetClassOf(String(type)))) { return; }
       client.send("error", { code: "unknown_request", message: `unknown message type "${String(type).slice(0, 64)}"` });
     });
+    // a backstop well above the budgets, for a runaway client: Colyseus closes it (4002)
+    this.maxMessagesPerSecond = this.config.maxFramesPerSecond;
+    // answers and patches to a client that does not read pile up in its send buffer
+    this.clock.setInterval(() => {
+      for (const client of this.clients) { closeIfSlowReader(client, this.config.maxBufferedBytes, { roomId: this.roomId, userId: who(client)?.sub }); }
+    }, 1_000);
   }
 
   /**
    * Registers a request handler: the payload is validated here (not by Colyseus'
    * `validate`, whose failure on a plain `send` disconnects the client), and every
    * failure becomes a rejection `{ code, message }` while the connection stays open.
+   * Before any work: the connection's in-flight cap, the user's budget (server/budgets.ts)
+   * and the connection's send buffer (server/connectionGuard.ts).
    */
   protected handle<T extends RequestType>(type: T, fn: (client: ChatClient, payload: Payload<T>) => Promise<unknown> | unknown) {
+    const { config } = this;
     this.onMessage(type, async (client: ChatClient, raw: unknown, ctx: MessageContext) => {
+      if (closeIfSlowReader(client, config.maxBufferedBytes, { roomId: this.roomId, userId: who(client).sub })) { return; }
       const timer = metrics.requests.startTimer({ type });
+      const refusal = refusalOf(client, who(client).sub, type, raw, config);
+      if (refusal) {
+        timer({ outcome: refusal.code });
+        // a plain send over a limit gets no answer: the answers would be the flood's amplifier
+        return ctx?.id === undefined ? undefined : ctx.reject(refusal);
+      }
+      enterRequest(client);
       try {
-        if (payloadBytes(raw) > this.config.maxRequestBytes) {
-          throw new RequestError("payload_too_large", `${type}: payload over ${this.config.maxRequestBytes} bytes`);
+        if (payloadBytes(raw) > config.maxRequestBytes) {
+          throw new RequestError("payload_too_large", `${type}: payload over ${config.maxRequestBytes} bytes`);
         }
         const answer = await fn(client, parseRequest(type, raw));
         timer({ outcome: "ok" });
@@ -346,8 +365,13 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
       } catch (e) {
         const reason = e instanceof RequestError ? e.toReason() : internalReason(e, this.roomId, type);
         timer({ outcome: reason.code });
-        if (ctx?.id === undefined) { client.send("error", { type, ...reason }); return; }
+        if (ctx?.id === undefined) {
+          if (!isClosing(client)) { client.send("error", { type, ...reason }); }
+          return;
+        }
         return ctx.reject(reason);
+      } finally {
+        leaveRequest(client);
       }
     });
   }
@@ -357,7 +381,6 @@ export class ChatRoom extends Room<{ state: ChatState; client: ChatClient }> {
     const kind = payload.kind ?? "text";
     if (kind === "note" && !may(identity, "note")) { throw new RequestError("forbidden", "only agents and supervisors write notes"); }
     if (kind !== "note" && data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor whispers (notes) only; barge in to write to the customer"); }
-    if (!data(client).bucket.take()) { throw new RequestError("rate_limited", `more than ${this.config.messagesPerSecond} messages per second`); }
     return this.storeMessage(identity, payload.id, kind, checkText(payload.text, this.config.maxTextCodePoints));
   }
 

@@ -49,6 +49,18 @@ export interface Config {
   maxRequestBytes: number;
   /** joins per second per user (per process) */
   joinsPerSecond: number;
+  /** budgets per user (per process), server/budgets.ts: read, typing, unknown types */
+  signalsPerSecond: number;
+  /** pages (HISTORY_PAGE_DEFAULT items) of history and conversations per second per user */
+  queriesPerSecond: number;
+  /** end, transfer, invite, handover, barge, accept, status per second per user */
+  deskActionsPerSecond: number;
+  /** unanswered requests a connection may have; more are refused at once */
+  maxInFlightRequests: number;
+  /** a connection whose unsent output passes this is closed (slow reader) */
+  maxBufferedBytes: number;
+  /** Colyseus' per-connection frame limit (Room.maxMessagesPerSecond): a backstop that disconnects */
+  maxFramesPerSecond: number;
   /** customer rooms an agent may be in at once (per process) */
   maxRoomsPerAgent: number;
   /** HTTP API requests per second per application */
@@ -160,6 +172,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     patchRateMs: int(env, "PATCH_RATE_MS", 200, 10),
     maxRequestBytes: int(env, "MAX_REQUEST_BYTES", 16 * 1024, 256),
     joinsPerSecond: int(env, "JOINS_PER_SECOND", 5, 1),
+    signalsPerSecond: int(env, "SIGNALS_PER_SECOND", 20, 1),
+    queriesPerSecond: int(env, "QUERIES_PER_SECOND", 4, 1),
+    deskActionsPerSecond: int(env, "DESK_ACTIONS_PER_SECOND", 5, 1),
+    maxInFlightRequests: int(env, "MAX_IN_FLIGHT_REQUESTS", 8, 1),
+    maxBufferedBytes: int(env, "MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024),
+    maxFramesPerSecond: int(env, "MAX_FRAMES_PER_SECOND", 300, 10),
     maxRoomsPerAgent: int(env, "MAX_ROOMS_PER_AGENT", 20, 1),
     appRequestsPerSecond: int(env, "APP_REQUESTS_PER_SECOND", 20, 1),
     webhookUrls: (env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean),

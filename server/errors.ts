@@ -8,6 +8,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "forbidden"
   | "rate_limited"
+  | "too_many_requests"
   | "no_active_conversation"
   | "unknown_conversation"
   | "unknown_request"
