@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { budgetClassOf, budgetRates, overBudgetMessage, requestCost, UserBudgets } from "../server/budgets";
 import { loadConfig } from "../server/config";
+import { TEST_SECRET } from "./helpers/server";
 import { refusalOf } from "../server/admission";
 import { enterRequest, leaveRequest } from "../server/connectionGuard";
 import { TokenBucket } from "../server/rateLimit";
 
 describe("budgets (server/budgets.ts): request classes and the per-user registry", () => {
-  const config = loadConfig({});
+  const config = loadConfig({ AUTH_SECRET: TEST_SECRET });
   const rates = budgetRates(config);
 
   it("every request type of the protocol has a class; unknown types and plain messages cost like signals", () => {
@@ -37,7 +38,7 @@ describe("budgets (server/budgets.ts): request classes and the per-user registry
     assert.equal(config.maxInFlightRequests, 8);
     assert.equal(config.maxBufferedBytes, 8 * 1024 * 1024);
     assert.equal(config.maxFramesPerSecond, 300);
-    assert.throws(() => loadConfig({ MAX_BUFFERED_BYTES: "1000" }), /MAX_BUFFERED_BYTES/);
+    assert.throws(() => loadConfig({ AUTH_SECRET: TEST_SECRET, MAX_BUFFERED_BYTES: "1000" }), /MAX_BUFFERED_BYTES/);
     assert.equal(overBudgetMessage("join", rates), "more than 5 joins per second (per user)");
   });
 
@@ -78,7 +79,7 @@ describe("budgets (server/budgets.ts): request classes and the per-user registry
   });
 
   it("admission: the in-flight cap per connection first, then the user's budget", () => {
-    const cfg = loadConfig({ MAX_IN_FLIGHT_REQUESTS: "2", SIGNALS_PER_SECOND: "1000" });
+    const cfg = loadConfig({ AUTH_SECRET: TEST_SECRET, MAX_IN_FLIGHT_REQUESTS: "2", SIGNALS_PER_SECOND: "1000" });
     const a = {}, b = {};
     for (let i = 0; i < 2; i++) { assert.equal(refusalOf(a, "admit-u", "typing", {}, cfg), null); enterRequest(a); }
     assert.equal(refusalOf(a, "admit-u", "typing", {}, cfg)?.code, "too_many_requests");

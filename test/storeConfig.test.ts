@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config";
+import { TEST_SECRET } from "./helpers/server";
 import { describeStore, parseDatabaseUrl } from "../server/store";
 
 describe("store selection (DATABASE_URL)", () => {
@@ -16,15 +17,15 @@ describe("store selection (DATABASE_URL)", () => {
   });
 
   it("defaults: DATABASE_URL, else REDIS_URL, else memory in tests, else the SQLite file of npm start", () => {
-    assert.equal(loadConfig({ DATABASE_URL: "postgres://h/db", REDIS_URL: "redis://r" }).databaseUrl, "postgres://h/db");
-    assert.equal(loadConfig({ REDIS_URL: "redis://r:6379" }).databaseUrl, "redis://r:6379");
-    assert.equal(loadConfig({ NODE_ENV: "test" }).databaseUrl, "memory:");
-    assert.equal(loadConfig({}).databaseUrl, "sqlite:./data/contact-center.sqlite");
-    assert.equal(loadConfig({}).databasePoolSize, 10);
-    assert.equal(loadConfig({}).sqliteSynchronous, "full");
-    assert.equal(loadConfig({ SQLITE_SYNCHRONOUS: "normal" }).sqliteSynchronous, "normal");
-    assert.throws(() => loadConfig({ SQLITE_SYNCHRONOUS: "off" }), /SQLITE_SYNCHRONOUS/);
-    assert.throws(() => loadConfig({ DATABASE_POOL_SIZE: "0" }), /DATABASE_POOL_SIZE/);
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET, DATABASE_URL: "postgres://h/db", REDIS_URL: "redis://r" }).databaseUrl, "postgres://h/db");
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET, REDIS_URL: "redis://r:6379" }).databaseUrl, "redis://r:6379");
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET, NODE_ENV: "test" }).databaseUrl, "memory:");
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET }).databaseUrl, "sqlite:./data/contact-center.sqlite");
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET }).databasePoolSize, 10);
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET }).sqliteSynchronous, "full");
+    assert.equal(loadConfig({ AUTH_SECRET: TEST_SECRET, SQLITE_SYNCHRONOUS: "normal" }).sqliteSynchronous, "normal");
+    assert.throws(() => loadConfig({ AUTH_SECRET: TEST_SECRET, SQLITE_SYNCHRONOUS: "off" }), /SQLITE_SYNCHRONOUS/);
+    assert.throws(() => loadConfig({ AUTH_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: "0" }), /DATABASE_POOL_SIZE/);
   });
 
   it("logs the store without its password", () => {
