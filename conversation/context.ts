@@ -2,14 +2,12 @@ import type { Client } from "@colyseus/core";
 import type { ClockTimer } from "@colyseus/timer";
 import type { ConversationState } from "../schema/ChatState";
 import type { Identity } from "../server/auth";
-import type { TokenBucket } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
 import type { ConversationRecord, MessageRecord, RoomKind, RoomRecord } from "../server/store/types";
 
 /** What a room keeps per connection. */
 export interface ClientData {
   channel: { type: string; address: string } | null;
-  bucket: TokenBucket;
   /** dropped and waiting for a reconnection */
   dropped: boolean;
   /** a supervisor monitoring silently: no participant, notes (whispers) only */

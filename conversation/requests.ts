@@ -21,7 +21,6 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
       if (kind === "note" && !may(identity, "note")) { throw new RequestError("forbidden", "only agents and supervisors write notes"); }
       if (kind !== "note" && data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor whispers (notes) only; barge in to write to the customer"); }
     },
-    limited: true,
     run: ({ room, identity, payload }) => room.serial(async () => {
       const stored = await room.conversation.transcript.append(identity, { id: payload.id, kind: payload.kind ?? "text", text: payload.text });
       return { seq: stored.seq };

@@ -80,10 +80,20 @@ function chatEnv(o: ChatOptions, port: number): Record<string, string> {
     PORT: String(port),
     PUBLIC_ADDRESS: `127.0.0.1:${port}`,
     REDIS_URL: o.redisUrl ?? "",
+    // the embedded target stays the in-memory node it has always measured (DATABASE_URL
+    // overrides); a Redis target keeps its rooms in Redis (docs/storage.md)
+    DATABASE_URL: process.env.DATABASE_URL ?? (o.redisUrl ? "" : "memory:"),
     // one generator identity joins hundreds of rooms (agents, the final verification):
     // the per-user join and room limits are for people, not for the harness
     JOINS_PER_SECOND: "100000",
     MAX_ROOMS_PER_AGENT: "100000",
+    // likewise the per-user request budgets (docs/security.md): shared by all of one
+    // identity's connections, they would throttle the generator's agents and verifier
+    MESSAGES_PER_SECOND: "100000",
+    MESSAGES_BURST: "100000",
+    SIGNALS_PER_SECOND: "100000",
+    QUERIES_PER_SECOND: "100000",
+    DESK_ACTIONS_PER_SECOND: "100000",
     ...o.extraEnv,
   };
 }

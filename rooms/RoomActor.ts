@@ -13,12 +13,11 @@ import type { ResolvedJoin } from "../server/policy/permissions";
 import { checkCreation } from "../server/policy/privateRooms";
 import { RoomTokens } from "../server/policy/tokenExpiry";
 import type { RequestTable } from "../server/policy/requestTable";
-import { TokenBucket } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
 import type { RoomKind, RoomRecord } from "../server/store/types";
 import { asJoinRefusal, refuseJoin } from "./auth";
 import { fireHook, metricsHooks, webhookHooks } from "./hooks";
-import { registerRequests } from "./pipeline";
+import { guardConnections, registerRequests } from "./pipeline";
 
 /**
  * The thin room actor: Colyseus' hooks, the serial queue and the hook fan-out.
@@ -91,7 +90,8 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     // seats) only while this is on: an active conversation keeps its actor alive.
     this.updateAutoDispose();
 
-    registerRequests(this, { ...this.requests(), ...this.connectionRequests() }, config);
+    registerRequests(this, { ...this.requests(), ...this.connectionRequests() }, config, this.services.budgets);
+    guardConnections(this, config);
     // Messages are pushed at once (broadcastPatch in the transcript); the periodic
     // patch only carries typing, reads and joins, and at 50 ms it was the largest
     // cost of an idle room (30 % of CPU with 2,000 rooms: docs/benchmarks.md).
@@ -145,7 +145,6 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     const { config } = this.services;
     const userData: ClientData = {
       channel: resolved.channel,
-      bucket: new TokenBucket(config.messagesPerSecond, config.messagesBurst),
       dropped: false,
       monitor: resolved.monitor,
     };
@@ -158,8 +157,11 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     this.joined(client);
   }
 
-  async onDrop(client: ChatClient) {
+  async onDrop(client: ChatClient, code?: number) {
     if (!this.tokens.mayReconnect(client)) { return; } // closed for its expired token: onLeave follows
+    // Colyseus' frame limit and undecodable frames (4002): no seat is kept, or the
+    // socket stays open, unread, for the whole grace period
+    if (code === CloseCode.WITH_ERROR) { return; }
     client.userData!.dropped = true;
     this.conversation.setConnected(who(client).sub, false);
     try {

@@ -5,7 +5,7 @@ import { mayJoinAnother } from "../server/cluster/agentRooms";
 import { JOIN_KEY } from "../server/cluster/joinOptions";
 import { AuthError, ChatError, type ErrorCode as ErrorCode_ } from "../server/errors";
 import { resolveJoin } from "../server/policy/permissions";
-import type { KeyedRateLimiter } from "../server/policy/rateLimit";
+import { overBudgetMessage } from "../server/policy/budgets";
 import type { Services } from "../server/services";
 import type { RoomKind } from "../server/store/types";
 
@@ -13,16 +13,15 @@ import type { RoomKind } from "../server/store/types";
  * Join authentication, before any room is found or created: verifies the token,
  * applies the join limiter and the permission table, and fixes the room id for the
  * matchmaker. Colyseus calls a static onAuth unbound, so each room definition
- * (rooms/definitions.ts) passes its name, services and join limiter.
+ * (rooms/definitions.ts) passes its name and services (the join budget is the
+ * user's, server/policy/budgets.ts).
  */
-export async function authenticate(
-  services: Services, joins: KeyedRateLimiter, roomName: RoomKind, token: string, options: any,
-): Promise<Identity> {
+export async function authenticate(services: Services, roomName: RoomKind, token: string, options: any): Promise<Identity> {
   return asJoinRefusal(async () => {
-    const { verifier, store, config, agentRooms } = services;
+    const { verifier, store, config, agentRooms, budgets } = services;
     const identity = await verifier.verify(token);
     if (options === null || typeof options !== "object" || Array.isArray(options)) { throw new AuthError("invalid_options", "join options must be an object"); }
-    if (!joins.take(identity.sub)) { throw new AuthError("rate_limited", `more than ${config.joinsPerSecond} joins per second`); }
+    if (!budgets.take(identity.sub, "join")) { throw new AuthError("rate_limited", overBudgetMessage("join", budgets.rates)); }
     const resolved = await resolveJoin(roomName, identity, options, store, config);
     if (identity.role === "agent" && roomName !== "team" && resolved.roomId && !(await mayJoinAnother(agentRooms, identity.sub, resolved.roomId, config.maxRoomsPerAgent))) {
       throw new AuthError("too_many_rooms", `an agent is in at most ${config.maxRoomsPerAgent} customer rooms at once`);

@@ -1,5 +1,4 @@
 import type { AuthContext } from "@colyseus/core";
-import { KeyedRateLimiter } from "../server/policy/rateLimit";
 import type { Services } from "../server/services";
 import { authenticate } from "./auth";
 import { CustomerRoom } from "./CustomerRoom";
@@ -12,22 +11,19 @@ import { TeamRoom } from "./TeamRoom";
  * Each definition's static onAuth authenticates joins for its room name.
  */
 export function roomDefinitions(services: Services) {
-  // joins per second per user (this process); customer rooms per agent: server/cluster/agentRooms.ts
-  const joins = new KeyedRateLimiter(services.config.joinsPerSecond, services.config.joinsPerSecond * 2);
-
   class ContactCenterRoom extends CustomerRoom {
     readonly services = services;
-    static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, joins, "contact_center", token, options); }
+    static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, "contact_center", token, options); }
   }
 
   class PrivateRoom extends PrivateRoomBase {
     readonly services = services;
-    static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, joins, "private", token, options); }
+    static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, "private", token, options); }
   }
 
   class TeamRoomOfNode extends TeamRoom {
     readonly services = services;
-    static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, joins, "team", token, options); }
+    static async onAuth(token: string, options: any, _context: AuthContext) { return authenticate(services, "team", token, options); }
   }
 
   return { contact_center: ContactCenterRoom, private: PrivateRoom, team: TeamRoomOfNode };

@@ -45,7 +45,7 @@ export class LiveConversationState extends Schema {
 
 /**
  * The team room: its own chat (the fields of ChatState, which the team room's actor,
- * a ChatRoom, uses), plus the team's queue, agents and live conversations.
+ * a RoomActor, uses), plus the team's queue, agents and live conversations.
  *
  * It repeats ChatState's four fields instead of extending it on purpose: a schema
  * class's subclasses are part of its handshake, so every customer room would send

@@ -7,6 +7,12 @@
 export interface Config {
   port: number;
   redisUrl: string | undefined;
+  /** where rooms are stored (docs/storage.md); resolved: never empty */
+  databaseUrl: string;
+  /** PostgreSQL connections per process */
+  databasePoolSize: number;
+  /** SQLite: "full" fsyncs every commit, "normal" only at checkpoints (docs/storage.md) */
+  sqliteSynchronous: "full" | "normal";
   publicAddress: string;
   authSecret: string;
   /** development: dev tokens and a default secret are allowed */
@@ -43,6 +49,18 @@ export interface Config {
   maxRequestBytes: number;
   /** joins per second per user (per process) */
   joinsPerSecond: number;
+  /** budgets per user (per process), server/policy/budgets.ts: read, typing, unknown types */
+  signalsPerSecond: number;
+  /** pages (HISTORY_PAGE_DEFAULT items) of history and conversations per second per user */
+  queriesPerSecond: number;
+  /** end, transfer, invite, handover, barge, accept, status per second per user */
+  deskActionsPerSecond: number;
+  /** unanswered requests a connection may have; more are refused at once */
+  maxInFlightRequests: number;
+  /** a connection whose unsent output passes this is closed (slow reader) */
+  maxBufferedBytes: number;
+  /** Colyseus' per-connection frame limit (Room.maxMessagesPerSecond): a backstop that disconnects */
+  maxFramesPerSecond: number;
   /** customer rooms an agent may be in at once (per process) */
   maxRoomsPerAgent: number;
   /** HTTP API requests per second per application */
@@ -96,6 +114,24 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   return value;
 }
 
+/**
+ * DATABASE_URL when set; else the Redis store on REDIS_URL (a Redis node keeps its
+ * rooms where it always has); else, in tests, memory (each test server starts empty);
+ * else a SQLite file, so `npm start` keeps its history across restarts.
+ */
+function defaultDatabaseUrl(env: NodeJS.ProcessEnv): string {
+  if (env.DATABASE_URL) { return env.DATABASE_URL; }
+  if (env.REDIS_URL) { return env.REDIS_URL; }
+  if (env.NODE_ENV === "test") { return "memory:"; }
+  return "sqlite:./data/contact-center.sqlite";
+}
+
+function sqliteSynchronous(raw: string | undefined): "full" | "normal" {
+  if (raw === undefined || raw === "") { return "full"; }
+  if (raw === "full" || raw === "normal") { return raw; }
+  throw new Error(`SQLITE_SYNCHRONOUS must be "full" or "normal", got "${raw}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // development only when asked for by name: a forgotten NODE_ENV must not open /dev/token
   const development = env.NODE_ENV === "development";
@@ -110,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port,
     redisUrl: env.REDIS_URL || undefined,
+    databaseUrl: defaultDatabaseUrl(env),
+    databasePoolSize: int(env, "DATABASE_POOL_SIZE", 10, 1),
+    sqliteSynchronous: sqliteSynchronous(env.SQLITE_SYNCHRONOUS),
     publicAddress: env.PUBLIC_ADDRESS || `localhost:${port}`,
     authSecret,
     development,
@@ -133,6 +172,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     patchRateMs: int(env, "PATCH_RATE_MS", 200, 10),
     maxRequestBytes: int(env, "MAX_REQUEST_BYTES", 16 * 1024, 256),
     joinsPerSecond: int(env, "JOINS_PER_SECOND", 5, 1),
+    signalsPerSecond: int(env, "SIGNALS_PER_SECOND", 20, 1),
+    queriesPerSecond: int(env, "QUERIES_PER_SECOND", 4, 1),
+    deskActionsPerSecond: int(env, "DESK_ACTIONS_PER_SECOND", 5, 1),
+    maxInFlightRequests: int(env, "MAX_IN_FLIGHT_REQUESTS", 8, 1),
+    maxBufferedBytes: int(env, "MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024),
+    maxFramesPerSecond: int(env, "MAX_FRAMES_PER_SECOND", 300, 10),
     maxRoomsPerAgent: int(env, "MAX_ROOMS_PER_AGENT", 20, 1),
     appRequestsPerSecond: int(env, "APP_REQUESTS_PER_SECOND", 20, 1),
     webhookUrls: (env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean),

@@ -10,6 +10,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "forbidden"
   | "rate_limited"
+  | "too_many_requests"
   | "no_active_conversation"
   | "unknown_conversation"
   | "unknown_request"
@@ -32,8 +33,8 @@ export type ErrorCode =
   | "unsupported_encoding";
 
 export class ChatError extends Error {
-  constructor(public readonly code: ErrorCode, message: string) {
-    super(message);
+  constructor(public readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "ChatError";
   }
 
@@ -60,7 +61,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   room_not_found: 404, unknown_conversation: 404, unknown_request_id: 404, not_found: 404, unknown_request: 404,
   no_active_conversation: 409, already_accepted: 409, conflict: 409, at_capacity: 409,
   unsupported_encoding: 415,
-  rate_limited: 429,
+  rate_limited: 429, too_many_requests: 429,
   unavailable: 503,
   internal: 500,
 };

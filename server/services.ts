@@ -1,5 +1,6 @@
 import type { TokenVerifier } from "./auth";
 import type { AgentRooms } from "./cluster/agentRooms";
+import type { UserBudgets } from "./policy/budgets";
 import type { Config } from "./config";
 import type { RoomStore } from "./store/types";
 import type { Webhooks } from "./webhooks";
@@ -16,4 +17,6 @@ export interface Services {
   webhooks: Webhooks;
   /** customer rooms per agent, for MAX_ROOMS_PER_AGENT (memory, or Redis on a Redis node) */
   agentRooms: AgentRooms;
+  /** the per-user request and join budgets of this process (server/policy/budgets.ts) */
+  budgets: UserBudgets;
 }

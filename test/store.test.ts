@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import Redis from "ioredis";
+import pg from "pg";
 import { MemoryStore } from "../server/store/memory";
+import { PostgresStore } from "../server/store/postgres";
+import { migrate } from "../server/store/postgresDb";
 import { RedisStore } from "../server/store/redis";
+import { SqliteStore } from "../server/store/sqlite";
+import { StoreError } from "../server/store/errors";
 import type {
   ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
 } from "../server/store/types";
@@ -811,6 +820,250 @@ describe("RedisStore", function () {
       await own.close();
       await assert.rejects(own.getRoom(record.roomId));
       assert.equal(await client.ping(), "PONG");
+    });
+  });
+});
+
+// --- the SQL stores ---------------------------------------------------------------
+
+/** deleteRoom, for the stores of this branch (the memory/Redis helper adds it to storeContract). */
+function deleteRoomContract(name: string, makeStore: () => RoomStore | Promise<RoomStore>) {
+  describe(`RoomStore.deleteRoom: ${name}`, () => {
+    let store: RoomStore;
+    beforeEach(async () => { store = await makeStore(); });
+    afterEach(async () => { await store.close(); });
+
+    it("removes the room and everything under it, and nothing of other rooms", async () => {
+      const keep = await store.createRoom(roomRecord());
+      await store.startConversation(conversationRecord(keep.roomId, "conv-1", 1_500));
+      await store.appendMessage(keep.roomId, newMessage("conv-1", "m1"));
+      const { roomId } = await store.createRoom(roomRecord());
+      const conversation = conversationRecord(roomId, "conv-1", 1_500);
+      await store.startConversation(conversation);
+      await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+      await store.endConversation(ended(conversation, 3_000));
+      await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+      await store.appendMessage(roomId, newMessage("conv-2", "m2"));
+      await store.setIdleDeadline(roomId, 10);
+      await store.appendOutbox(roomId, ["{}"]);
+      await store.leaseOutbox(roomId, "owner-1", 60_000);
+
+      await store.deleteRoom(roomId);
+      await store.deleteRoom(roomId); // again: nothing to do
+      await store.deleteRoom(`room-${randomUUID()}`);
+
+      assert.equal(await store.getRoom(roomId), null);
+      assert.equal(await store.getConversation(roomId, "conv-1"), null);
+      assert.equal(await store.getConversation(roomId, "conv-2"), null);
+      assert.deepEqual(await store.listConversations(roomId, { limit: 10 }), []);
+      assert.deepEqual(await store.readMessages(roomId, "conv-2", { limit: 10, includeNotes: true }), []);
+      assert.deepEqual(await store.dueIdleDeadlines(1_000, 10), []);
+      assert.deepEqual(await store.readOutbox(roomId, 10), []);
+      assert.deepEqual(await store.pendingOutboxes(10), []);
+      assert.equal(await store.leaseOutbox(roomId, "owner-2", 1_000), true, "the lease went with the room");
+
+      // a room created again under the id starts from nothing: seqs and idempotency keys too
+      await store.createRoom(roomRecord({ roomId }));
+      await store.startConversation(conversationRecord(roomId, "conv-1", 5_000));
+      assert.deepEqual(await store.appendMessage(roomId, newMessage("conv-1", "m1")).then((r) => [r.duplicate, r.message.seq]), [false, 1]);
+      assert.equal((await store.getRoom(keep.roomId))!.lastSeq, 1);
+      assert.equal((await store.readMessages(keep.roomId, "conv-1", { limit: 10, includeNotes: true })).length, 1);
+    });
+
+    it("tells a refusal from a failure by the error's kind", async () => {
+      const { roomId } = await store.createRoom(roomRecord());
+      const kindOf = (p: Promise<unknown>) => p.then(() => "resolved", (e) => (e instanceof StoreError ? e.kind : `untyped: ${e}`));
+      assert.equal(await kindOf(store.addMembers(`room-${randomUUID()}`, ["a"])), "not_found");
+      assert.equal(await kindOf(store.appendMessage(roomId, newMessage("conv-x", "m1"))), "conflict");
+      assert.equal(await kindOf(store.appendMessage(`room-${randomUUID()}`, newMessage("conv-x", "m1"))), "not_found");
+      await store.startConversation(conversationRecord(roomId, "conv-1", 1_500));
+      assert.equal(await kindOf(store.startConversation(conversationRecord(roomId, "conv-2", 1_600))), "conflict");
+      assert.equal(await kindOf(store.saveConversation(conversationRecord(roomId, "conv-2", 1_600))), "not_found");
+    });
+  });
+}
+
+/** Appends from many rooms at once: the group commit must still give every room 1..n exactly. */
+async function manyRoomsAppend(store: RoomStore, rooms: number, perRoom: number) {
+  const ids: string[] = [];
+  for (let r = 0; r < rooms; r++) {
+    const { roomId } = await store.createRoom(roomRecord());
+    await store.startConversation(conversationRecord(roomId, "conv-1", 1_500));
+    ids.push(roomId);
+  }
+  const results = await Promise.all(ids.flatMap((roomId) => range(1, perRoom).map((i) =>
+    store.appendMessage(roomId, newMessage("conv-1", `m${i}`, { senderId: `user-${i % 3}` })).then((r) => ({ roomId, r })))));
+  // a retry of every message in the same burst stores nothing
+  const retries = await Promise.all(ids.map((roomId) => store.appendMessage(roomId, newMessage("conv-1", "m1", { senderId: "user-1" }))));
+  assert.ok(retries.every((r) => r.duplicate && r.message.seq >= 1));
+  for (const roomId of ids) {
+    const got = results.filter((x) => x.roomId === roomId).map((x) => x.r.message.seq).sort((a, b) => a - b);
+    assert.deepEqual(got, range(1, perRoom), `room ${roomId}`);
+    assert.deepEqual(seqs(await store.readMessages(roomId, "conv-1", { limit: 1_000, includeNotes: true })), range(1, perRoom));
+    const conversation = (await store.getConversation(roomId, "conv-1"))!;
+    assert.deepEqual([conversation.firstSeq, conversation.lastSeq, conversation.messageCount], [1, perRoom, perRoom]);
+  }
+}
+
+describe("SqliteStore", function () {
+  let dir: string;
+  let n = 0;
+  before(() => { dir = mkdtempSync(path.join(tmpdir(), "cc-sqlite-store-")); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const fresh = () => new SqliteStore(path.join(dir, `store-${++n}.sqlite`));
+
+  storeContract("SqliteStore", fresh);
+  deleteRoomContract("SqliteStore", fresh);
+
+  describe("SqliteStore specifics", () => {
+    it("applies its migrations once, also when two stores open an empty file at once", async () => {
+      const file = path.join(dir, "migrations.sqlite");
+      const one = new SqliteStore(file);
+      const two = new SqliteStore(file);
+      assert.deepEqual(one.appliedMigrations(), [1]);
+      assert.deepEqual(two.appliedMigrations(), [1]);
+      await one.close();
+      await two.close();
+      const again = new SqliteStore(file);
+      assert.deepEqual(again.appliedMigrations(), [1]);
+      await again.close();
+    });
+
+    it("applies its migrations once when two processes open an empty file at the same moment", async function () {
+      this.timeout(30_000);
+      const file = path.join(dir, "two-processes.sqlite");
+      const script = `import { SqliteStore } from ${JSON.stringify(path.resolve(__dirname, "../server/store/sqlite.ts"))};
+        const s = new SqliteStore(${JSON.stringify(file)}); console.log(JSON.stringify(s.appliedMigrations())); await s.close();`;
+      const run = () => new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d) => { out += d; });
+        child.stderr.on("data", (d) => { out += d; });
+        child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
+      });
+      assert.deepEqual(await Promise.all([run(), run()]), ["[1]", "[1]"]);
+      const store = new SqliteStore(file);
+      assert.deepEqual(store.appliedMigrations(), [1]);
+      await store.close();
+    });
+
+    it("keeps what it acknowledged across a reopen of the file", async () => {
+      const file = path.join(dir, "reopen.sqlite");
+      const store = new SqliteStore(file);
+      const { roomId } = await store.createRoom(roomRecord());
+      await store.startConversation(conversationRecord(roomId, "conv-1", 1_500));
+      await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+      await store.close();
+      const reopened = new SqliteStore(file);
+      assert.deepEqual(seqs(await reopened.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true })), [1]);
+      assert.equal((await reopened.appendMessage(roomId, newMessage("conv-1", "m1"))).duplicate, true);
+      await reopened.close();
+    });
+
+    it("gives 2,000 concurrent appends across 200 rooms the seqs 1..n of each room", async function () {
+      this.timeout(60_000);
+      const store = fresh();
+      try { await manyRoomsAppend(store, 200, 10); } finally { await store.close(); }
+    });
+  });
+});
+
+describe("PostgresStore", function () {
+  this.timeout(30_000);
+  const base = process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/cc_store_test";
+  const urlOf = (db: string) => { const u = new URL(base); u.pathname = `/${db}`; return u.toString(); };
+  const testDb = new URL(base).pathname.slice(1);
+  let admin: pg.Pool;
+
+  /** Drops without FORCE: a pool that just ended may still have sockets closing, and FORCE would kill them mid-close. */
+  async function drop(db: string) {
+    for (let i = 0; i < 50; i++) {
+      try { await admin.query(`DROP DATABASE IF EXISTS ${db}`); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+  }
+
+  async function recreate(db: string) {
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${db}`);
+  }
+
+  before(async () => {
+    admin = new pg.Pool({ connectionString: urlOf("postgres"), max: 2 });
+    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [testDb]);
+    if (rowCount === 0) { await admin.query(`CREATE DATABASE ${testDb}`); }
+  });
+  after(async () => { await admin.end(); });
+
+  // every test starts on empty tables (the idle and outbox listings are global)
+  const fresh = async () => {
+    const store = await PostgresStore.connect({ url: base, poolSize: 4 });
+    const pool = new pg.Pool({ connectionString: base, max: 1 });
+    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues");
+    await pool.end();
+    return store;
+  };
+
+  storeContract("PostgresStore", fresh);
+  deleteRoomContract("PostgresStore", fresh);
+
+  describe("PostgresStore specifics", () => {
+    it("applies its migrations once when several stores boot at once on an empty database", async () => {
+      const db = `${testDb}_migrate`;
+      await recreate(db);
+      const stores = await Promise.all(range(1, 4).map(() => PostgresStore.connect({ url: urlOf(db), poolSize: 2 })));
+      const pool = new pg.Pool({ connectionString: urlOf(db), max: 1 });
+      try {
+        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1]);
+        assert.deepEqual(await migrate(pool), [1], "applying again changes nothing");
+        const { roomId } = await stores[0].createRoom(roomRecord());
+        assert.ok(await stores[3].getRoom(roomId));
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+        await pool.end();
+        await drop(db);
+      }
+    });
+
+    it("gives 2,000 concurrent appends across 200 rooms the seqs 1..n of each room", async function () {
+      this.timeout(60_000);
+      const store = await fresh();
+      try { await manyRoomsAppend(store, 200, 10); } finally { await store.close(); }
+    });
+
+    it("stores a retry once when two nodes append it at the same moment", async () => {
+      const one = await fresh();
+      const two = await PostgresStore.connect({ url: base, poolSize: 4 });
+      try {
+        const { roomId } = await one.createRoom(roomRecord());
+        await one.startConversation(conversationRecord(roomId, "conv-1", 1_500));
+        const results = await Promise.all(range(1, 20).map((i) => (i % 2 ? one : two).appendMessage(roomId, newMessage("conv-1", `m${i % 5}`))));
+        assert.equal(results.filter((r) => !r.duplicate).length, 5);
+        assert.deepEqual(seqs(await one.readMessages(roomId, "conv-1", { limit: 50, includeNotes: true })), range(1, 5));
+      } finally {
+        await one.close();
+        await two.close();
+      }
+    });
+
+    it("one append the server refuses does not fail the others of its batch", async () => {
+      const store = await fresh();
+      try {
+        const { roomId } = await store.createRoom(roomRecord());
+        await store.startConversation(conversationRecord(roomId, "conv-1", 1_500));
+        // PostgreSQL's text refuses U+0000: in a sender id (a column of its own) the batch statement fails
+        const results = await Promise.allSettled([
+          store.appendMessage(roomId, newMessage("conv-1", "a")),
+          store.appendMessage(roomId, newMessage("conv-1", "b")),
+          store.appendMessage(roomId, newMessage("conv-1", "bad", { senderId: "x\u0000y" })),
+          store.appendMessage(roomId, newMessage("conv-1", "c")),
+        ]);
+        assert.deepEqual(results.map((r) => r.status), ["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+        const rejected = results[2] as PromiseRejectedResult;
+        assert.ok(rejected.reason instanceof StoreError && rejected.reason.kind === "unavailable");
+        assert.deepEqual(seqs(await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true })), [1, 2, 3]);
+      } finally {
+        await store.close();
+      }
     });
   });
 });

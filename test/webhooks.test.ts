@@ -243,7 +243,7 @@ describe("webhooks: the dispatcher in process (memory store)", function () {
   after(() => { logger.level = level; });
 
   const configFor = (urls: string[], env: Record<string, string> = {}) => loadConfig({
-    NODE_ENV: "test", WEBHOOK_URLS: urls.join(","), WEBHOOK_SECRET: SECRET, WEBHOOK_BACKOFF_MS: "20", SWEEP_INTERVAL_MS: "200", ...env,
+    NODE_ENV: "test", AUTH_SECRET: "webhook-tests-secret-of-at-least-32-bytes", WEBHOOK_URLS: urls.join(","), WEBHOOK_SECRET: SECRET, WEBHOOK_BACKOFF_MS: "20", SWEEP_INTERVAL_MS: "200", ...env,
   });
   const message = (seq: number, conversationId = "conv-1") => ({
     type: "message.stored" as const, conversationId, at: 1_000 + seq,
@@ -251,7 +251,7 @@ describe("webhooks: the dispatcher in process (memory store)", function () {
   });
 
   it("is off without WEBHOOK_URLS", () => {
-    assert.equal(createWebhooks(loadConfig({ NODE_ENV: "test" }), new MemoryStore()), noWebhooks);
+    assert.equal(createWebhooks(loadConfig({ NODE_ENV: "test", AUTH_SECRET: "webhook-tests-secret-of-at-least-32-bytes" }), new MemoryStore()), noWebhooks);
   });
 
   it("retries an attempt that times out, and sends the room's next event only after it", async () => {

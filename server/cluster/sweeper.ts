@@ -62,7 +62,7 @@ export class IdleSweeper {
     }
     const record = await this.store.getRoom(roomId);
     if (!record?.activeConversationId) {
-      // a private room's deadline without a conversation: the room was never used (server/privateRooms.ts)
+      // a private room's deadline without a conversation: the room was never used (server/policy/privateRooms.ts)
       if (!record || !(await removeIfUnused(this.store, record))) { await this.store.clearIdleDeadline(roomId); }
       return;
     }

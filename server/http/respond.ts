@@ -21,6 +21,8 @@ export function refuse(req: IncomingMessage, res: ServerResponse, status: number
   res.statusCode = status;
   res.setHeader("content-type", "application/json; charset=utf-8");
   if (close) {
+    // said explicitly: a keep-alive client must not send its next request on this socket
+    res.setHeader("connection", "close");
     const socket = req.socket as typeof req.socket & { destroySoon?: () => void };
     socket.destroySoon = () => {
       socket.end();

@@ -25,7 +25,7 @@ export interface ResolvedJoin {
   channel: { type: string; address: string } | null;
   /** a supervisor joining silently (`mode: "monitor"`) */
   monitor: boolean;
-  /** a customer creating a private room: its PRIVATE_ROOMS_* limits apply (server/privateRooms.ts) */
+  /** a customer creating a private room: its PRIVATE_ROOMS_* limits apply (server/policy/privateRooms.ts) */
   limitFor?: string;
 }
 
@@ -117,7 +117,7 @@ async function resolveRoom(
       }
       if (options?.customers === undefined && (STAFF.has(identity.role) || identity.role === "bot")) {
         // joinById (whose options are the client's, without a roomId): the room found by
-        // the matchmaker checks the join (ChatRoom.onJoin); a create needs customers
+        // the matchmaker checks the join (PrivateRoom.joinById); a create needs customers
         return { roomId: "", kind: "private", channel, create: null };
       }
       const customers = options?.customers ?? (identity.role === "customer" ? [identity.sub] : undefined);

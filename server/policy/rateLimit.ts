@@ -1,19 +1,34 @@
+/** Milliseconds now; injectable so the rules can be tested without waiting. */
+export type Clock = () => number;
+
 /** A token bucket: `rate` tokens per second, at most `burst` saved up. */
 export class TokenBucket {
   private tokens: number;
-  private last = Date.now();
+  private last: number;
 
-  constructor(private rate: number, private burst: number) {
+  constructor(private rate: number, private burst: number, private now: Clock = Date.now) {
     this.tokens = burst;
+    this.last = now();
   }
 
-  take(): boolean {
-    const now = Date.now();
+  /** Takes `cost` tokens if there are that many; a refused take costs nothing. */
+  take(cost = 1): boolean {
+    this.refill();
+    if (this.tokens < cost) { return false; }
+    this.tokens -= cost;
+    return true;
+  }
+
+  /** True when the bucket is full again, so forgetting it changes nothing. */
+  isFull(): boolean {
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
+  private refill() {
+    const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < 1) { return false; }
-    this.tokens -= 1;
-    return true;
   }
 }
 

@@ -6,9 +6,10 @@ import type { Payload, RequestType } from "./requests";
  * The declarative request table: per request type what the one pipeline
  * (rooms/pipeline.ts) checks, in this order, before it runs the handler:
  *
+ *   admit     before any work: the connection's send buffer and in-flight cap, the
+ *             user's budget for the type's class (server/policy/admission.ts, budgets.ts)
  *   validate  size bound, the type's schema (server/policy/requests.ts), `check`
  *   permit    the permission table's row `action` (server/policy/permissions.ts), `guard`
- *   limit     `limited`: a token of the connection's message bucket
  *   run       `run`
  *
  * Every refusal is a ChatError answered as `{ code, message }`; the connection stays.
@@ -28,8 +29,6 @@ export interface RequestSpec<R, C, T extends RequestType> {
   action?: Action;
   /** refusals that depend on the room or the connection (monitoring, no conversation) */
   guard?(call: RequestCall<R, C, T>): void;
-  /** counts against the connection's message rate (MESSAGES_PER_SECOND) */
-  limited?: boolean;
   run(call: RequestCall<R, C, T>): unknown;
 }
 

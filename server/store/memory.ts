@@ -1,4 +1,4 @@
-import { ChatError } from "../errors";
+import { conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound } from "./errors";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
@@ -25,7 +25,7 @@ export class MemoryStore implements RoomStore {
 
   private room(roomId: string): RoomData {
     const data = this.rooms.get(roomId);
-    if (!data) { throw new ChatError("not_found", `room ${roomId} does not exist`); }
+    if (!data) { throw roomNotFound(roomId); }
     return data;
   }
 
@@ -61,10 +61,10 @@ export class MemoryStore implements RoomStore {
   async startConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
     const data = this.room(conversation.roomId);
     if (data.record.activeConversationId && data.record.activeConversationId !== conversation.id) {
-      throw new ChatError("conflict", `room ${conversation.roomId} already has active conversation ${data.record.activeConversationId}`);
+      throw otherConversationActive(conversation.roomId, data.record.activeConversationId);
     }
     const existing = data.conversations.get(conversation.id);
-    if (existing?.state === "ended") { throw new ChatError("conflict", `conversation ${conversation.id} has already ended`); }
+    if (existing?.state === "ended") { throw conversationEnded(conversation.id); }
     if (!existing) { this.pushOutbox(conversation.roomId, events); }
     // a repeated start of the active conversation keeps the store's own message counters
     data.conversations.set(conversation.id, existing ? {
@@ -78,7 +78,7 @@ export class MemoryStore implements RoomStore {
   async saveConversation(conversation: ConversationRecord) {
     const data = this.room(conversation.roomId);
     const stored = data.conversations.get(conversation.id);
-    if (!stored) { throw new ChatError("not_found", `conversation ${conversation.id} does not exist`); }
+    if (!stored) { throw conversationNotFound(conversation.id); }
     stored.participants = copy(conversation.participants);
     stored.channelSessions = copy(conversation.channelSessions);
   }
@@ -86,7 +86,7 @@ export class MemoryStore implements RoomStore {
   async endConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
     const data = this.room(conversation.roomId);
     const stored = data.conversations.get(conversation.id);
-    if (!stored) { throw new ChatError("not_found", `conversation ${conversation.id} does not exist`); }
+    if (!stored) { throw conversationNotFound(conversation.id); }
     if (stored.state === "ended") { return; }
     this.pushOutbox(conversation.roomId, events);
     // message counters are the store's own; everything else comes from the actor
@@ -125,7 +125,7 @@ export class MemoryStore implements RoomStore {
 
     const conversation = data.conversations.get(message.conversationId);
     if (!conversation || conversation.state !== "active") {
-      throw new ChatError("conflict", `conversation ${message.conversationId} is not active`);
+      throw conversationNotActive(message.conversationId);
     }
     const stored: MessageRecord = { ...copy(message), seq: ++data.record.lastSeq };
     this.pushOutbox(roomId, events.map((event) => fillSeq(event, stored.seq)));
@@ -228,6 +228,7 @@ export class MemoryStore implements RoomStore {
   async releaseOutbox(roomId: string, owner: string) {
     if (this.outboxLeases.get(roomId)?.owner === owner) { this.outboxLeases.delete(roomId); }
   }
+
 
   async close() { /* nothing to release */ }
 }

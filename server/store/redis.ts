@@ -1,5 +1,5 @@
 import Redis from "ioredis";
-import { ChatError } from "../errors";
+import { StoreError, unavailable } from "./errors";
 import {
   decodeConversation, decodeEntry, decodeRoom, encodeConversation, encodeMessage, encodeRoom, isEmpty, toObject,
   type StreamEntry,
@@ -284,15 +284,16 @@ export class RedisStore implements RoomStore {
     await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
+
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
   }
 }
 
-/** A script's refusal becomes a ChatError of its kind; anything else: unavailable. */
+/** A script's refusal becomes a StoreError of its kind; anything else: unavailable. */
 function storeError(e: any): Error {
   const message: string = e?.message ?? String(e);
   const kind = /^(CONFLICT|NOT_FOUND) /.exec(message);
-  if (kind) { return new ChatError(kind[1] === "CONFLICT" ? "conflict" : "not_found", message.slice(kind[0].length)); }
-  return new ChatError("unavailable", message);
+  if (kind) { return new StoreError(kind[1] === "CONFLICT" ? "conflict" : "not_found", message.slice(kind[0].length)); }
+  return unavailable(e);
 }

@@ -77,7 +77,7 @@ export interface MessageRecord {
   at: number;
 }
 
-/** A conversation request waiting in a team's queue (rooms/TeamRoom.ts). */
+/** A conversation request waiting in a team's queue (desk/TeamDesk.ts). */
 export interface QueuedRequest {
   id: string;
   kind: "new" | "transfer" | "conference" | "handover";
@@ -118,7 +118,7 @@ export interface PageQuery {
   limit: number;
 }
 
-/** One event waiting in a room's webhook outbox (server/webhooks.ts). */
+/** One event waiting in a room's webhook outbox (server/webhooks/). */
 export interface OutboxEntry {
   /** the store's id of the entry: entries of one outbox are read in append order */
   id: string;
@@ -156,7 +156,7 @@ export interface RoomStore {
   /**
    * Removes the room record and everything under it: its conversations, messages,
    * idempotency keys, webhook outbox (and its lease) and idle deadline. An unknown
-   * room is no error. Used for private rooms nobody ever used (server/privateRooms.ts).
+   * room is no error. Used for private rooms nobody ever used (server/policy/privateRooms.ts).
    */
   deleteRoom(roomId: string): Promise<void>;
 
@@ -194,7 +194,7 @@ export interface RoomStore {
    */
   claim(name: string, ttlMs: number): Promise<boolean>;
 
-  // --- webhook outbox (server/webhooks.ts) -----------------------------------
+  // --- webhook outbox (server/webhooks/) -----------------------------------
   /**
    * Appends serialised events to the end of the room's webhook outbox, in the given
    * order, all or none, and lists the room in `pendingOutboxes`.

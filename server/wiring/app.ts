@@ -19,8 +19,8 @@ import { mountMetrics, startMetricsServer } from "../http/metricsAccess";
 import { mountWeb } from "../http/web";
 import { logger } from "../logger";
 import type { Services } from "../services";
-import { MemoryStore } from "../store/memory";
-import { RedisStore } from "../store/redis";
+import { budgetsFor } from "../policy/budgets";
+import { createStore, describeStore } from "../store";
 import type { RoomStore } from "../store/types";
 import { createWebhooks } from "../webhooks";
 
@@ -48,19 +48,24 @@ export async function startServer(config: Config): Promise<RunningServer> {
     redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
     redis.on("error", (err) => logger.warn({ err: err.message }, "redis store connection error"));
     await redis.connect();
-    store = new RedisStore(redis);
     presence = new RedisPresence(config.redisUrl);
     driver = new AtomicRedisDriver(config.redisUrl);
     logger.info({ mode: "redis", publicAddress: config.publicAddress }, "starting a Redis-backed node");
   } else {
-    store = new MemoryStore();
     presence = new LocalPresence();
     driver = new KeyedLocalDriver();
-    logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking, in-memory store (set REDIS_URL for Redis)");
+    logger.info({ mode: "embedded" }, "starting one embedded node: local presence, local matchmaking (set REDIS_URL for Redis)");
   }
+  // DATABASE_URL chooses the store (docs/storage.md)
+  store = await createStore(config, redis);
+  logger.info({ store: describeStore(config.databaseUrl) }, "store open");
 
   const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks/
-  const services: Services = { config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis) };
+  const services: Services = {
+    config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis),
+    // one registry per process: every room on it charges the same per-user buckets
+    budgets: budgetsFor(config),
+  };
 
   const transport = new WebSocketTransport({ maxPayload: config.maxPayloadBytes });
   const metricsPolicy = { token: config.metricsToken, port: config.metricsPort };

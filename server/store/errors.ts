@@ -1,0 +1,31 @@
+import { ChatError } from "../errors";
+
+/**
+ * Errors a store throws: ChatErrors whose code is their kind. `kind` lets a caller
+ * tell a refusal (the request is wrong for what is stored: retrying will not help)
+ * from a failure (the store could not answer: retrying may); server/store/guard.ts
+ * answers a refusal with its code and a failure as `unavailable`. Messages keep the
+ * wording the memory and Redis stores have always used.
+ */
+export type StoreErrorKind = "conflict" | "not_found" | "unavailable";
+
+export class StoreError extends ChatError {
+  constructor(public readonly kind: StoreErrorKind, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
+    this.name = "StoreError";
+  }
+}
+
+export const roomNotFound = (roomId: string) => new StoreError("not_found", `room ${roomId} does not exist`);
+export const conversationNotFound = (id: string) => new StoreError("not_found", `conversation ${id} does not exist`);
+export const conversationNotActive = (id: string) => new StoreError("conflict", `conversation ${id} is not active`);
+export const conversationEnded = (id: string) => new StoreError("conflict", `conversation ${id} has already ended`);
+export const otherConversationActive = (roomId: string, active: string) =>
+  new StoreError("conflict", `room ${roomId} already has active conversation ${active}`);
+
+/** Wraps a driver error (connection lost, disk full, ...) unless it already is a StoreError. */
+export function unavailable(err: unknown): StoreError {
+  if (err instanceof StoreError) { return err; }
+  const message = err instanceof Error ? err.message : String(err);
+  return new StoreError("unavailable", `storage is unavailable: ${message}`, { cause: err });
+}

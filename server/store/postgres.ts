@@ -1,0 +1,288 @@
+import pg from "pg";
+import { Batcher } from "./batcher";
+import { appendBatch, laneOf, type Append } from "./postgresAppend";
+import {
+  conversationEnded, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
+} from "./errors";
+import { migrate, openPool } from "./postgresDb";
+import {
+  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage,
+  roomFromRow, roomValues, type ConversationRow, type RoomRow,
+} from "./sqlRows";
+import type {
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
+  OutboxEvents, QueuedRequest, RoomRecord, RoomStore,
+} from "./types";
+
+const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
+const ROOM_INSERT = `INSERT INTO cc_rooms (${ROOM_COLUMNS}) VALUES (${placeholders(11)}) ON CONFLICT (room_id) DO NOTHING`;
+const CONVERSATION_INSERT = `INSERT INTO cc_conversations (${CONVERSATION_COLUMNS}) VALUES (${placeholders(12)})`;
+const OUTBOX_INSERT = "INSERT INTO cc_outbox (room_id, payload) SELECT $1, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n";
+
+/** Inside the caller's transaction: the events with the record they announce, in order. */
+async function insertOutbox(c: pg.PoolClient, roomId: string, events: OutboxEvents) {
+  if (events.length > 0) { await c.query(OUTBOX_INSERT, [roomId, events]); }
+}
+
+
+export interface PostgresOptions {
+  url: string;
+  poolSize: number;
+  /** largest group commit */
+  maxBatch?: number;
+  /** group commits in flight at once (default: poolSize - 2, 1..4); a room always uses the same one */
+  lanes?: number;
+}
+
+
+/**
+ * The cluster's durable store: PostgreSQL through a pool (`pg`). Appends from every
+ * room of the process are group-committed by one stored function call per batch
+ * (cc_append_messages, see sqlMigrations.ts); other writes are short transactions.
+ * Rooms are spread over a few commit lanes, each with one batch in flight: while one
+ * lane's commit waits for its fsync the next lane's batch runs, and a room's appends
+ * stay in call order because a room always takes the same lane.
+ */
+export class PostgresStore implements RoomStore {
+  private readonly lanes: Batcher<Append, AppendResult>[];
+
+  private constructor(private readonly pool: pg.Pool, maxBatch: number, lanes: number) {
+    this.lanes = Array.from({ length: lanes }, () => new Batcher<Append, AppendResult>((items) => appendBatch(this.pool, items), maxBatch));
+  }
+
+  /** Connects, applies missing migrations (one node at a time), and returns the store. */
+  static async connect(options: PostgresOptions): Promise<PostgresStore> {
+    const pool = openPool(options.url, options.poolSize);
+    try {
+      await migrate(pool);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+    const lanes = options.lanes ?? Math.min(4, Math.max(1, options.poolSize - 2));
+    return new PostgresStore(pool, options.maxBatch ?? 1_000, lanes);
+  }
+
+  private async q<R extends pg.QueryResultRow = any>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try { return await this.pool.query<R>(sql, values); } catch (err) { throw unavailable(err); }
+  }
+
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try { client = await this.pool.connect(); } catch (err) { throw unavailable(err); }
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw unavailable(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  // --- rooms ---------------------------------------------------------------------
+
+  async getRoom(roomId: string) {
+    const { rows } = await this.q<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM cc_rooms WHERE room_id = $1`, [roomId]);
+    return rows[0] ? roomFromRow(rows[0]) : null;
+  }
+
+  async createRoom(record: RoomRecord) {
+    await this.q(ROOM_INSERT, roomValues(record));
+    const stored = await this.getRoom(record.roomId);
+    if (!stored) { throw unavailable(new Error(`room ${record.roomId} vanished after its creation`)); }
+    return stored;
+  }
+
+  async addMembers(roomId: string, userIds: string[]) {
+    await this.tx(async (c) => {
+      const { rows } = await c.query("SELECT members FROM cc_rooms WHERE room_id = $1 FOR UPDATE", [roomId]);
+      if (!rows[0]) { throw roomNotFound(roomId); }
+      const members: string[] = JSON.parse(rows[0].members);
+      const merged = [...new Set([...members, ...userIds])];
+      if (merged.length !== members.length) {
+        await c.query("UPDATE cc_rooms SET members = $1 WHERE room_id = $2", [JSON.stringify(merged), roomId]);
+      }
+    });
+  }
+
+  async deleteRoom(roomId: string) {
+    await this.tx(async (c) => {
+      for (const table of ["cc_rooms", "cc_conversations", "cc_messages", "cc_idle_deadlines", "cc_outbox", "cc_outbox_leases"]) {
+        await c.query(`DELETE FROM ${table} WHERE room_id = $1`, [roomId]);
+      }
+    });
+  }
+
+  // --- conversations ---------------------------------------------------------------
+
+  async startConversation(conv: ConversationRecord, events: OutboxEvents = []) {
+    await this.tx(async (c) => {
+      const { rows } = await c.query("SELECT active_conversation_id FROM cc_rooms WHERE room_id = $1 FOR UPDATE", [conv.roomId]);
+      if (!rows[0]) { throw roomNotFound(conv.roomId); }
+      const active: string | null = rows[0].active_conversation_id;
+      if (active && active !== conv.id) { throw otherConversationActive(conv.roomId, active); }
+      const existing = (await c.query("SELECT state FROM cc_conversations WHERE room_id = $1 AND id = $2", [conv.roomId, conv.id])).rows[0];
+      if (existing?.state === "ended") { throw conversationEnded(conv.id); }
+      if (existing) {
+        // a repeated start of the active conversation keeps the store's own message counters
+        await c.query(`UPDATE cc_conversations SET state = $3, started_at = $4, ended_at = $5, end_reason = $6, ended_by = $7,
+          participants = $8, channel_sessions = $9 WHERE room_id = $1 AND id = $2`,
+        [conv.roomId, conv.id, conv.state, conv.startedAt, conv.endedAt, conv.endReason, conv.endedBy,
+          JSON.stringify(conv.participants), JSON.stringify(conv.channelSessions)]);
+      } else {
+        await c.query(CONVERSATION_INSERT, conversationValues(conv));
+        await insertOutbox(c, conv.roomId, events);
+      }
+      await c.query("UPDATE cc_rooms SET active_conversation_id = $2, last_activity_at = greatest(last_activity_at, $3) WHERE room_id = $1",
+        [conv.roomId, conv.id, conv.startedAt]);
+    });
+  }
+
+  async saveConversation(conv: ConversationRecord) {
+    const { rowCount } = await this.q("UPDATE cc_conversations SET participants = $3, channel_sessions = $4 WHERE room_id = $1 AND id = $2",
+      [conv.roomId, conv.id, JSON.stringify(conv.participants), JSON.stringify(conv.channelSessions)]);
+    if (rowCount === 0) { throw conversationNotFound(conv.id); }
+  }
+
+  async endConversation(conv: ConversationRecord, events: OutboxEvents = []) {
+    await this.tx(async (c) => {
+      const room = (await c.query("SELECT past_conversations FROM cc_rooms WHERE room_id = $1 FOR UPDATE", [conv.roomId])).rows[0];
+      if (!room) { throw roomNotFound(conv.roomId); }
+      const stored = (await c.query("SELECT state FROM cc_conversations WHERE room_id = $1 AND id = $2", [conv.roomId, conv.id])).rows[0];
+      if (!stored) { throw conversationNotFound(conv.id); }
+      if (stored.state === "ended") { return; }
+      const pastIndex = Number(room.past_conversations) + 1;
+      // message counters are the store's own; everything else comes from the actor
+      await c.query(`UPDATE cc_conversations SET state = 'ended', started_at = $3, ended_at = $4, end_reason = $5, ended_by = $6,
+        participants = $7, channel_sessions = $8, past_index = $9 WHERE room_id = $1 AND id = $2`,
+      [conv.roomId, conv.id, conv.startedAt, conv.endedAt, conv.endReason, conv.endedBy,
+        JSON.stringify(conv.participants), JSON.stringify(conv.channelSessions), pastIndex]);
+      await c.query(`UPDATE cc_rooms SET past_conversations = $2,
+        active_conversation_id = CASE WHEN active_conversation_id = $3 THEN NULL ELSE active_conversation_id END WHERE room_id = $1`,
+      [conv.roomId, pastIndex, conv.id]);
+      await c.query("DELETE FROM cc_idle_deadlines WHERE room_id = $1", [conv.roomId]);
+      await insertOutbox(c, conv.roomId, events);
+    });
+  }
+
+  async getConversation(roomId: string, conversationId: string) {
+    const { rows } = await this.q<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = $1 AND id = $2`, [roomId, conversationId]);
+    return rows[0] ? conversationFromRow(rows[0]) : null;
+  }
+
+  async listConversations(roomId: string, query: PageQuery) {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) { return []; }
+    const before = query.before === undefined || !Number.isFinite(query.before) ? Number.MAX_SAFE_INTEGER : Math.ceil(query.before);
+    const { rows } = await this.q<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations
+      WHERE room_id = $1 AND state = 'ended' AND started_at < $2 ORDER BY started_at DESC, past_index DESC LIMIT $3`, [roomId, before, limit]);
+    return rows.map(conversationFromRow);
+  }
+
+  // --- messages ----------------------------------------------------------------------
+
+  appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
+    return this.lanes[laneOf(roomId, this.lanes.length)].submit({ roomId, message, events });
+  }
+
+  async readMessages(roomId: string, conversationId: string, query: MessageQuery): Promise<MessageRecord[]> {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) { return []; }
+    const notes = query.includeNotes ? "" : "AND kind <> 'note'";
+    const base = `SELECT seq, data FROM cc_messages WHERE room_id = $1 AND conversation_id = $2 ${notes}`;
+    let rows: { seq: string; data: string }[];
+    if (query.before === undefined && query.after !== undefined) {
+      if (query.after === Infinity) { return []; }
+      const after = Number.isFinite(query.after) ? Math.floor(query.after) : -1;
+      rows = (await this.q(`${base} AND seq > $3 ORDER BY seq ASC LIMIT $4`, [roomId, conversationId, after, limit])).rows;
+    } else {
+      if (query.before === -Infinity) { return []; }
+      const before = query.before === undefined || !Number.isFinite(query.before) ? Number.MAX_SAFE_INTEGER : Math.ceil(query.before);
+      rows = (await this.q(`${base} AND seq < $3 ORDER BY seq DESC LIMIT $4`, [roomId, conversationId, before, limit])).rows.reverse();
+    }
+    return rows.map((r) => decodeMessage(r.data, r.seq));
+  }
+
+  // --- idle deadlines, leases, queues --------------------------------------------------
+
+  async setIdleDeadline(roomId: string, deadline: number) {
+    await this.q("INSERT INTO cc_idle_deadlines (room_id, deadline) VALUES ($1, $2) ON CONFLICT (room_id) DO UPDATE SET deadline = excluded.deadline", [roomId, deadline]);
+  }
+
+  async clearIdleDeadline(roomId: string) {
+    await this.q("DELETE FROM cc_idle_deadlines WHERE room_id = $1", [roomId]);
+  }
+
+  /** Earliest deadline first. */
+  async dueIdleDeadlines(now: number, limit: number) {
+    if (!(limit > 0)) { return []; }
+    const { rows } = await this.q("SELECT room_id FROM cc_idle_deadlines WHERE deadline <= $1 ORDER BY deadline, room_id LIMIT $2", [now, Math.floor(limit)]);
+    return rows.map((r) => r.room_id as string);
+  }
+
+  async claim(name: string, ttlMs: number) {
+    const now = Date.now();
+    const { rowCount } = await this.q("INSERT INTO cc_leases (name, until) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET until = excluded.until WHERE cc_leases.until <= $3",
+      [name, now + Math.ceil(ttlMs), now]);
+    return rowCount === 1;
+  }
+
+  async saveQueue(teamId: string, requests: QueuedRequest[]) {
+    if (requests.length === 0) { await this.q("DELETE FROM cc_team_queues WHERE team_id = $1", [teamId]); return; }
+    await this.q("INSERT INTO cc_team_queues (team_id, requests) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests",
+      [teamId, JSON.stringify(requests)]);
+  }
+
+  async loadQueue(teamId: string): Promise<QueuedRequest[]> {
+    const { rows } = await this.q("SELECT requests FROM cc_team_queues WHERE team_id = $1", [teamId]);
+    return rows[0] ? JSON.parse(rows[0].requests) : [];
+  }
+
+  // --- webhook outbox ------------------------------------------------------------------
+
+  async appendOutbox(roomId: string, payloads: string[]) {
+    if (payloads.length === 0) { return; }
+    // one statement: all or none, in the given order (identity values follow the array order)
+    await this.q("INSERT INTO cc_outbox (room_id, payload) SELECT $1, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n", [roomId, payloads]);
+  }
+
+  async readOutbox(roomId: string, limit: number): Promise<OutboxEntry[]> {
+    if (!(limit > 0)) { return []; }
+    const { rows } = await this.q("SELECT id, payload FROM cc_outbox WHERE room_id = $1 ORDER BY id LIMIT $2", [roomId, Math.floor(limit)]);
+    return rows.map((r) => ({ id: String(r.id), payload: r.payload }));
+  }
+
+  async removeOutbox(roomId: string, entryIds: string[]) {
+    const ids = entryIds.filter((id) => /^\d{1,18}$/.test(id));
+    if (ids.length === 0) { return; }
+    await this.q("DELETE FROM cc_outbox WHERE room_id = $1 AND id = ANY($2::bigint[])", [roomId, ids]);
+  }
+
+  async pendingOutboxes(limit: number) {
+    if (!(limit > 0)) { return []; }
+    const { rows } = await this.q("SELECT DISTINCT room_id FROM cc_outbox LIMIT $1", [Math.floor(limit)]);
+    return rows.map((r) => r.room_id as string);
+  }
+
+  async leaseOutbox(roomId: string, owner: string, ttlMs: number) {
+    const now = Date.now();
+    const { rowCount } = await this.q(`INSERT INTO cc_outbox_leases (room_id, owner, until) VALUES ($1, $2, $3) ON CONFLICT (room_id) DO UPDATE
+      SET owner = excluded.owner, until = excluded.until WHERE cc_outbox_leases.owner = excluded.owner OR cc_outbox_leases.until <= $4`,
+    [roomId, owner, now + Math.max(1, Math.ceil(ttlMs)), now]);
+    return rowCount === 1;
+  }
+
+  async releaseOutbox(roomId: string, owner: string) {
+    await this.q("DELETE FROM cc_outbox_leases WHERE room_id = $1 AND owner = $2", [roomId, owner]);
+  }
+
+  async close() {
+    // appends already submitted still commit before the pool goes
+    while (!this.lanes.every((lane) => lane.idle)) { await new Promise((r) => setTimeout(r, 5)); }
+    await this.pool.end();
+  }
+}

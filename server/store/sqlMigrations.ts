@@ -1,0 +1,131 @@
+/*
+ * The versioned schema of the SQL stores. A migration is applied once, in order, and
+ * recorded in `schema_migrations`; an applied migration is never edited: a change is a
+ * new version. The two dialects differ only where they must (types, identity columns,
+ * the PostgreSQL append function).
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Tables shared by both dialects; `$ID` and `$BIG` are the dialect's identity and integer types. */
+const tables = (big: string, id: string) => `
+CREATE TABLE cc_rooms (
+  room_id text PRIMARY KEY,
+  kind text NOT NULL,
+  members text NOT NULL,
+  customers text NOT NULL,
+  team_id text,
+  subject text,
+  created_at ${big} NOT NULL,
+  last_activity_at ${big} NOT NULL,
+  active_conversation_id text,
+  last_seq ${big} NOT NULL,
+  past_conversations integer NOT NULL
+);
+CREATE TABLE cc_conversations (
+  room_id text NOT NULL,
+  id text NOT NULL,
+  state text NOT NULL,
+  started_at ${big} NOT NULL,
+  ended_at ${big} NOT NULL,
+  end_reason text NOT NULL,
+  ended_by text NOT NULL,
+  first_seq ${big} NOT NULL,
+  last_seq ${big} NOT NULL,
+  message_count integer NOT NULL,
+  participants text NOT NULL,
+  channel_sessions text NOT NULL,
+  -- order in the room's history (1 = first ended); 0 while active
+  past_index integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (room_id, id)
+);
+CREATE INDEX cc_conversations_past ON cc_conversations (room_id, started_at) WHERE state = 'ended';
+-- the message row is its own idempotency key: (room, sender, client id) is unique
+CREATE TABLE cc_messages (
+  room_id text NOT NULL,
+  seq ${big} NOT NULL,
+  conversation_id text NOT NULL,
+  sender_id text NOT NULL,
+  client_id text NOT NULL,
+  kind text NOT NULL,
+  data text NOT NULL,
+  PRIMARY KEY (room_id, seq),
+  UNIQUE (room_id, sender_id, client_id)
+);
+CREATE INDEX cc_messages_conversation ON cc_messages (room_id, conversation_id, seq);
+CREATE TABLE cc_idle_deadlines (
+  room_id text PRIMARY KEY,
+  deadline ${big} NOT NULL
+);
+CREATE INDEX cc_idle_deadlines_due ON cc_idle_deadlines (deadline);
+CREATE TABLE cc_leases (
+  name text PRIMARY KEY,
+  until ${big} NOT NULL
+);
+CREATE TABLE cc_outbox (
+  id ${id},
+  room_id text NOT NULL,
+  payload text NOT NULL
+);
+CREATE INDEX cc_outbox_room ON cc_outbox (room_id, id);
+CREATE TABLE cc_outbox_leases (
+  room_id text PRIMARY KEY,
+  owner text NOT NULL,
+  until ${big} NOT NULL
+);
+CREATE TABLE cc_team_queues (
+  team_id text PRIMARY KEY,
+  requests text NOT NULL
+);
+`;
+
+export const SQLITE_MIGRATIONS: Migration[] = [
+  { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
+];
+
+/**
+ * cc_append_messages appends a batch in ONE statement (one round trip, one commit):
+ * each item locks its room row first, so a concurrent retry of the same message on
+ * another node waits and then finds the stored one; a refused item answers a status
+ * instead of raising, so it never fails the others. Callers sort a batch by room id,
+ * so two nodes' batches lock rooms in the same order and cannot deadlock.
+ */
+const APPEND_FUNCTION = `
+CREATE FUNCTION cc_append_messages(p_rooms text[], p_senders text[], p_ids text[], p_convs text[],
+                                   p_kinds text[], p_ats bigint[], p_data text[])
+RETURNS TABLE (idx integer, status text, seq bigint, data text)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_seq bigint;
+  v_data text;
+BEGIN
+  FOR k IN 1 .. coalesce(array_length(p_rooms, 1), 0) LOOP
+    idx := k; seq := NULL; data := NULL;
+    PERFORM 1 FROM cc_rooms r WHERE r.room_id = p_rooms[k] FOR UPDATE;
+    IF NOT FOUND THEN status := 'no_room'; RETURN NEXT; CONTINUE; END IF;
+    SELECT m.seq, m.data INTO v_seq, v_data FROM cc_messages m
+      WHERE m.room_id = p_rooms[k] AND m.sender_id = p_senders[k] AND m.client_id = p_ids[k];
+    IF FOUND THEN status := 'dup'; seq := v_seq; data := v_data; RETURN NEXT; CONTINUE; END IF;
+    PERFORM 1 FROM cc_conversations c WHERE c.room_id = p_rooms[k] AND c.id = p_convs[k] AND c.state = 'active';
+    IF NOT FOUND THEN status := 'not_active'; RETURN NEXT; CONTINUE; END IF;
+    UPDATE cc_rooms r SET last_seq = r.last_seq + 1, last_activity_at = greatest(r.last_activity_at, p_ats[k])
+      WHERE r.room_id = p_rooms[k] RETURNING r.last_seq INTO v_seq;
+    UPDATE cc_conversations c SET first_seq = CASE WHEN c.first_seq = 0 THEN v_seq ELSE c.first_seq END,
+        last_seq = v_seq, message_count = c.message_count + 1
+      WHERE c.room_id = p_rooms[k] AND c.id = p_convs[k];
+    INSERT INTO cc_messages (room_id, seq, conversation_id, sender_id, client_id, kind, data)
+      VALUES (p_rooms[k], v_seq, p_convs[k], p_senders[k], p_ids[k], p_kinds[k], p_data[k]);
+    status := 'new'; seq := v_seq; RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+`;
+
+export const POSTGRES_MIGRATIONS: Migration[] = [
+  { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
+];

@@ -1,0 +1,280 @@
+import {
+  conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
+} from "./errors";
+import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
+import * as side from "./sqliteSide";
+import {
+  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
+  roomFromRow, roomValues, type ConversationRow, type RoomRow,
+} from "./sqlRows";
+import type {
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
+  QueuedRequest, RoomRecord, RoomStore,
+} from "./types";
+import { fillSeq } from "./types";
+
+export type { SqliteSynchronous };
+
+interface PendingAppend {
+  roomId: string;
+  message: NewMessage;
+  events: OutboxEvents;
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The single-node durable store: one SQLite file in WAL mode (node:sqlite). Calls run
+ * synchronously on the event loop; appends made in the same turn of the loop are
+ * committed together (one fsync with synchronous=FULL), each in its own savepoint.
+ * Several processes may open the same file (writes take SQLite's file lock), but only
+ * on one host: a cluster uses PostgreSQL.
+ */
+export class SqliteStore implements RoomStore {
+  private readonly db: SqliteDb;
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
+  private lastCommitEnd = 0;
+  private lastCommitMs = 0;
+
+  constructor(file: string, synchronous: SqliteSynchronous = "full") {
+    this.db = new SqliteDb(file, synchronous);
+  }
+
+  /** Versions recorded in schema_migrations (for tests and operators). */
+  appliedMigrations(): number[] { return this.db.versions(); }
+
+  private stmt(sql: string) { return this.db.stmt(sql); }
+  private transaction<T>(fn: () => T): T { return this.db.transaction(fn); }
+
+  /** Runs a store call: queued appends first (callers see their own writes in order), driver errors as `unavailable`. */
+  private run<T>(fn: () => T): Promise<T> {
+    try {
+      this.flush();
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(unavailable(err));
+    }
+  }
+
+  private roomRow(roomId: string) {
+    return this.stmt(`SELECT ${ROOM_COLUMNS} FROM cc_rooms WHERE room_id = ?`).get(roomId) as RoomRow | undefined;
+  }
+
+  private conversationRow(roomId: string, id: string) {
+    return this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND id = ?`).get(roomId, id) as ConversationRow | undefined;
+  }
+
+  // --- rooms ---------------------------------------------------------------------
+
+  getRoom(roomId: string) {
+    return this.run(() => { const row = this.roomRow(roomId); return row ? roomFromRow(row) : null; });
+  }
+
+  createRoom(record: RoomRecord) {
+    return this.run(() => this.transaction(() => {
+      this.stmt(`INSERT INTO cc_rooms (${ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id) DO NOTHING`)
+        .run(...(roomValues(record) as (string | number | null)[]));
+      return roomFromRow(this.roomRow(record.roomId)!);
+    }));
+  }
+
+  addMembers(roomId: string, userIds: string[]) {
+    return this.run(() => this.transaction(() => {
+      const row = this.roomRow(roomId);
+      if (!row) { throw roomNotFound(roomId); }
+      const members: string[] = JSON.parse(row.members);
+      const merged = [...new Set([...members, ...userIds])];
+      if (merged.length !== members.length) {
+        this.stmt("UPDATE cc_rooms SET members = ? WHERE room_id = ?").run(JSON.stringify(merged), roomId);
+      }
+    }));
+  }
+
+  deleteRoom(roomId: string) {
+    return this.run(() => this.transaction(() => {
+      for (const table of ["cc_rooms", "cc_conversations", "cc_messages", "cc_idle_deadlines", "cc_outbox", "cc_outbox_leases"]) {
+        this.stmt(`DELETE FROM ${table} WHERE room_id = ?`).run(roomId);
+      }
+    }));
+  }
+
+  // --- conversations ---------------------------------------------------------------
+
+  startConversation(c: ConversationRecord, events: OutboxEvents = []) {
+    return this.run(() => this.transaction(() => {
+      const room = this.roomRow(c.roomId);
+      if (!room) { throw roomNotFound(c.roomId); }
+      if (room.active_conversation_id && room.active_conversation_id !== c.id) {
+        throw otherConversationActive(c.roomId, room.active_conversation_id);
+      }
+      const existing = this.conversationRow(c.roomId, c.id);
+      if (existing?.state === "ended") { throw conversationEnded(c.id); }
+      if (existing) {
+        // a repeated start of the active conversation keeps the store's own message counters
+        this.stmt(`UPDATE cc_conversations SET state = ?, started_at = ?, ended_at = ?, end_reason = ?, ended_by = ?,
+          participants = ?, channel_sessions = ? WHERE room_id = ? AND id = ?`)
+          .run(c.state, c.startedAt, c.endedAt, c.endReason, c.endedBy, JSON.stringify(c.participants), JSON.stringify(c.channelSessions), c.roomId, c.id);
+      } else {
+        this.stmt(`INSERT INTO cc_conversations (${CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(...(conversationValues(c) as (string | number)[]));
+        side.insertOutbox(this.db, c.roomId, events);
+      }
+      this.stmt("UPDATE cc_rooms SET active_conversation_id = ?, last_activity_at = max(last_activity_at, ?) WHERE room_id = ?")
+        .run(c.id, c.startedAt, c.roomId);
+    }));
+  }
+
+  saveConversation(c: ConversationRecord) {
+    return this.run(() => {
+      const { changes } = this.stmt("UPDATE cc_conversations SET participants = ?, channel_sessions = ? WHERE room_id = ? AND id = ?")
+        .run(JSON.stringify(c.participants), JSON.stringify(c.channelSessions), c.roomId, c.id);
+      if (changes === 0) { throw conversationNotFound(c.id); }
+    });
+  }
+
+  endConversation(c: ConversationRecord, events: OutboxEvents = []) {
+    return this.run(() => this.transaction(() => {
+      const room = this.roomRow(c.roomId);
+      if (!room) { throw roomNotFound(c.roomId); }
+      const stored = this.conversationRow(c.roomId, c.id);
+      if (!stored) { throw conversationNotFound(c.id); }
+      if (stored.state === "ended") { return; }
+      const pastIndex = Number(room.past_conversations) + 1;
+      // message counters are the store's own; everything else comes from the actor
+      this.stmt(`UPDATE cc_conversations SET state = 'ended', started_at = ?, ended_at = ?, end_reason = ?, ended_by = ?,
+        participants = ?, channel_sessions = ?, past_index = ? WHERE room_id = ? AND id = ?`)
+        .run(c.startedAt, c.endedAt, c.endReason, c.endedBy, JSON.stringify(c.participants), JSON.stringify(c.channelSessions), pastIndex, c.roomId, c.id);
+      this.stmt(`UPDATE cc_rooms SET past_conversations = ?,
+        active_conversation_id = CASE WHEN active_conversation_id = ? THEN NULL ELSE active_conversation_id END WHERE room_id = ?`)
+        .run(pastIndex, c.id, c.roomId);
+      this.stmt("DELETE FROM cc_idle_deadlines WHERE room_id = ?").run(c.roomId);
+      side.insertOutbox(this.db, c.roomId, events);
+    }));
+  }
+
+  getConversation(roomId: string, conversationId: string) {
+    return this.run(() => { const row = this.conversationRow(roomId, conversationId); return row ? conversationFromRow(row) : null; });
+  }
+
+  listConversations(roomId: string, query: PageQuery) {
+    return this.run(() => {
+      const limit = Math.floor(query.limit);
+      if (!(limit > 0)) { return []; }
+      const before = query.before === undefined || query.before === Infinity ? Number.MAX_SAFE_INTEGER : query.before;
+      const rows = this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND state = 'ended' AND started_at < ?
+        ORDER BY started_at DESC, past_index DESC LIMIT ?`).all(roomId, before, limit) as unknown as ConversationRow[];
+      return rows.map(conversationFromRow);
+    });
+  }
+
+  // --- messages ----------------------------------------------------------------------
+
+  appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ roomId, message, events, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // a commit blocks the event loop for its fsync: leave at least as long again
+        // between commits, so under load batches grow instead of fsyncs eating the loop
+        const wait = this.lastCommitEnd + this.lastCommitMs - performance.now();
+        if (wait > 0.5) { setTimeout(() => this.flush(), wait); } else { setImmediate(() => this.flush()); }
+      }
+    });
+  }
+
+  /** Commits every queued append in one transaction; a refused append rolls back only its savepoint. */
+  private flush() {
+    this.flushScheduled = false;
+    if (this.queue.length === 0) { return; }
+    const batch = this.queue;
+    this.queue = [];
+    const outcomes: ({ ok: true; value: AppendResult } | { ok: false; err: unknown })[] = [];
+    const started = performance.now();
+    try {
+      this.transaction(() => {
+        for (const item of batch) {
+          this.db.exec("SAVEPOINT append");
+          try {
+            outcomes.push({ ok: true, value: this.appendOne(item.roomId, item.message, item.events) });
+            this.db.exec("RELEASE append");
+          } catch (err) {
+            this.db.exec("ROLLBACK TO append");
+            this.db.exec("RELEASE append");
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      // the commit itself failed: nothing of the batch is stored
+      for (const item of batch) { item.reject(unavailable(err)); }
+      return;
+    } finally {
+      this.lastCommitEnd = performance.now();
+      this.lastCommitMs = Math.min(this.lastCommitEnd - started, 50);
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) { item.resolve(outcome.value); } else { item.reject(unavailable(outcome.err)); }
+    });
+  }
+
+  private appendOne(roomId: string, m: NewMessage, events: OutboxEvents): AppendResult {
+    const dup = this.stmt("SELECT seq, data FROM cc_messages WHERE room_id = ? AND sender_id = ? AND client_id = ?")
+      .get(roomId, m.senderId, m.id) as { seq: number; data: string } | undefined;
+    if (dup) { return { message: decodeMessage(dup.data, dup.seq), duplicate: true }; }
+    const room = this.stmt("SELECT last_seq FROM cc_rooms WHERE room_id = ?").get(roomId) as { last_seq: number } | undefined;
+    if (!room) { throw roomNotFound(roomId); }
+    const conversation = this.stmt("SELECT state FROM cc_conversations WHERE room_id = ? AND id = ?").get(roomId, m.conversationId) as { state: string } | undefined;
+    if (conversation?.state !== "active") { throw conversationNotActive(m.conversationId); }
+    const seq = room.last_seq + 1;
+    const data = encodeMessage(m);
+    this.stmt("UPDATE cc_rooms SET last_seq = ?, last_activity_at = max(last_activity_at, ?) WHERE room_id = ?").run(seq, m.at, roomId);
+    this.stmt(`UPDATE cc_conversations SET first_seq = CASE WHEN first_seq = 0 THEN ? ELSE first_seq END, last_seq = ?,
+      message_count = message_count + 1 WHERE room_id = ? AND id = ?`).run(seq, seq, roomId, m.conversationId);
+    this.stmt("INSERT INTO cc_messages (room_id, seq, conversation_id, sender_id, client_id, kind, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(roomId, seq, m.conversationId, m.senderId, m.id, m.kind, data);
+    side.insertOutbox(this.db, roomId, events.map((event) => fillSeq(event, seq)));
+    return { message: decodeMessage(data, seq), duplicate: false };
+  }
+
+  readMessages(roomId: string, conversationId: string, query: MessageQuery) {
+    return this.run((): MessageRecord[] => {
+      const limit = Math.floor(query.limit);
+      if (!(limit > 0)) { return []; }
+      const notes = query.includeNotes ? "" : "AND kind <> 'note'";
+      const base = `SELECT seq, data FROM cc_messages WHERE room_id = ? AND conversation_id = ? ${notes}`;
+      let rows: { seq: number; data: string }[];
+      if (query.before === undefined && query.after !== undefined) {
+        if (query.after === Infinity) { return []; }
+        const after = Number.isFinite(query.after) ? Math.floor(query.after) : -1;
+        rows = this.stmt(`${base} AND seq > ? ORDER BY seq ASC LIMIT ?`).all(roomId, conversationId, after, limit) as any;
+      } else {
+        const before = query.before === undefined || !Number.isFinite(query.before) ? Number.MAX_SAFE_INTEGER : Math.ceil(query.before);
+        if (query.before === -Infinity) { return []; }
+        rows = (this.stmt(`${base} AND seq < ? ORDER BY seq DESC LIMIT ?`).all(roomId, conversationId, before, limit) as any[]).reverse();
+      }
+      return rows.map((r) => decodeMessage(r.data, r.seq));
+    });
+  }
+
+  // --- idle deadlines, leases, queues, webhook outbox (sqliteSide.ts) -------------------
+
+  setIdleDeadline(roomId: string, deadline: number) { return this.run(() => side.setIdleDeadline(this.db, roomId, deadline)); }
+  clearIdleDeadline(roomId: string) { return this.run(() => side.clearIdleDeadline(this.db, roomId)); }
+  dueIdleDeadlines(now: number, limit: number) { return this.run(() => side.dueIdleDeadlines(this.db, now, limit)); }
+  claim(name: string, ttlMs: number) { return this.run(() => side.claim(this.db, name, ttlMs)); }
+  saveQueue(teamId: string, requests: QueuedRequest[]) { return this.run(() => side.saveQueue(this.db, teamId, requests)); }
+  loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
+  appendOutbox(roomId: string, payloads: string[]) { return this.run(() => side.appendOutbox(this.db, roomId, payloads)); }
+  readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
+  removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }
+  pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }
+  leaseOutbox(roomId: string, owner: string, ttlMs: number) { return this.run(() => side.leaseOutbox(this.db, roomId, owner, ttlMs)); }
+  releaseOutbox(roomId: string, owner: string) { return this.run(() => side.releaseOutbox(this.db, roomId, owner)); }
+
+  async close() {
+    this.flush();
+    this.db.close();
+  }
+}
