@@ -86,7 +86,8 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
   static async join<R extends RoomName>(opts: ConnectionOptions<R>): Promise<ChatConnection<R>> {
     const connection = new ChatConnection(opts);
     connection.attach(await connection.joinOnce(opts.urls[0]));
-    if (connection.room.state?.roomId !== undefined) { connection.onState(connection.room.state); }
+    // the window the join brought is delivered after the caller has had its turn to add listeners
+    setTimeout(() => { if (!connection.primed && connection.room.state?.roomId !== undefined) { connection.onState(connection.room.state); } }, 0);
     return connection;
   }
 
