@@ -1,50 +1,15 @@
 import { Client, type Room } from "@colyseus/sdk";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { fetchMissed } from "./catchUp";
-import { SeqDelivery, windowHasGap } from "./delivery";
+import type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
+import { SeqDelivery, toMessage, windowHasGap } from "./delivery";
 import { Emitter } from "./emitter";
 import { ChatError, isFatalJoin, isTransient, toChatError } from "./errors";
 import { Outbox } from "./outbox";
-import { CLOSE, type Answer, type ChatMessage, type JoinOptions, type Payload, type RequestType, type RoomName, type ServerEvents } from "./protocol";
-import { tokenExp } from "./token";
+import { CLOSE, type Answer, type Payload, type RequestType, type RoomName, type ServerEvents } from "./protocol";
+import { expiresWithin } from "./token";
 
-export interface ConnectionOptions<R extends RoomName> {
-  /** server addresses (any node of the cluster); rejoins go through them in turn */
-  urls: string[];
-  token: string;
-  /** a fresh token: used for `refresh` on `token_expiring` and for rejoins after expiry */
-  getToken?: () => Promise<string>;
-  room: R;
-  options: JoinOptions[R];
-  backoff?: Partial<BackoffOptions>;
-  /** ms a request waits for its answer (default 10 000) */
-  requestTimeoutMs?: number;
-  /** rows per `history` page of a catch-up (default 100; the server allows 200) */
-  pageSize?: number;
-  /** attempts of one `send` refused with a transient code while connected (default 8) */
-  maxSendAttempts?: number;
-}
-
-export interface ConnectionEvents extends Omit<ServerEvents, "error"> {
-  /** a stored message, once, in seq order */
-  message: ChatMessage;
-  /** the raw replicated state changed (typing, participants, read horizons) */
-  state: any;
-  /** the connection dropped abnormally; the library is rejoining */
-  lost: { code: number; reason?: string };
-  /** back after `lost`: missed messages delivered, then this */
-  back: { downMs: number; attempts: number };
-  /** after a rejoin: how many missed messages were delivered, before any live one */
-  recovered: { missed: number };
-  /** a rejoin attempt failed; the next one comes after `delayMs` */
-  retrying: { attempt: number; delayMs: number; error: ChatError };
-  /** the connection's token was replaced (`refresh` answered) */
-  token_refreshed: { exp: number };
-  /** a plain send failed, or a `token_expiring` refresh did */
-  error: ChatError;
-  /** the end: `leave()`, or a close the library cannot recover from (no `getToken` on 4003, a fatal refusal) */
-  closed: { code: number; reason: string; error?: ChatError };
-}
+export type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -189,28 +154,35 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
       return;
     }
     if (!this.delivery.isHolding && windowHasGap(window.map((m) => m.seq), this.delivery.lastSeq)) {
-      void this.catchUp(this.epoch).then(() => this.pump(), () => {});
+      void this.catchUp(this.epoch).then(() => this.pump(), (e) => { if (this.connectedNow) { this.emit("error", toChatError(e, "history")); void this.pump(); } });
     }
     this.delivery.offer(window);
   }
 
   /** Holds live messages, fetches the missed ones, then delivers all in seq order. */
   private async catchUp(epoch: number): Promise<number> {
+    // at once, before any await: a live message delivered now would move lastSeq past the missed ones
+    this.delivery.hold();
     // one of an older socket fails on its own (its requests were rejected at the close)
     while (this.catchingUp && this.catchUpEpoch !== epoch) { await this.catchingUp.catch(() => {}); }
     if (this.catchingUp) { return this.catchingUp; }
     this.catchUpEpoch = epoch;
-    this.delivery.hold();
     const run = async () => {
       for (let attempt = 0; ; attempt++) {
         try {
           const missed = await fetchMissed((type, payload) => this.requestNow(type, payload, epoch), this.delivery.lastSeq, this.lastConversationId, this.opts.pageSize ?? 100);
+          if (epoch !== this.epoch) { throw new ChatError("disconnected", "the connection was replaced", "history"); }
           this.delivery.offer(missed);
           break;
         } catch (e) {
           const error = toChatError(e);
+          if (epoch !== this.epoch || error.code === "disconnected") { throw error; } // the next socket's catch-up takes over
+          if (!isTransient(error.code)) {
+            // the server will not say: go on live rather than hold messages for ever
+            this.delivery.release();
+            throw error;
+          }
           // the query budget is small (docs/protocol.md): wait for it rather than give up
-          if (epoch !== this.epoch || !isTransient(error.code) || error.code === "disconnected") { throw error; }
           await sleep(backoffDelay(attempt, { ...this.backoff, baseMs: 500 }));
         }
       }
@@ -245,11 +217,11 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
       return;
     }
     this.emit("lost", { code, reason });
-    await this.rejoin(Date.now(), expired);
+    await this.rejoin(Date.now(), code, expired);
   }
 
   /** Joins again through any node, with backoff and jitter, until it works or cannot. */
-  private async rejoin(lostAt: number, needToken: boolean): Promise<void> {
+  private async rejoin(lostAt: number, lostCode: number, needToken: boolean): Promise<void> {
     for (let attempt = 0; !this.closedFor; attempt++) {
       const url = this.opts.urls[++this.nextUrl % this.opts.urls.length];
       let room: Room<any>;
@@ -260,7 +232,7 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
         const error = toChatError(e);
         if (error.code === "auth_expired" && this.opts.getToken) { needToken = true; }
         if ((error.code === "auth_expired" && !this.opts.getToken) || isFatalJoin(error.code)) {
-          this.finish(CLOSE.TOKEN_EXPIRED, error.code, error);
+          this.finish(error.code === "auth_expired" ? CLOSE.TOKEN_EXPIRED : lostCode, error.code, error);
           return;
         }
         // a refused connection is a dead node: the next address at once; anything else waits
@@ -338,13 +310,4 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
     for (const wake of this.waiters.splice(0)) { wake(); }
     this.emit("closed", { code, reason, error: code === CLOSE.CONSENTED ? undefined : error });
   }
-}
-
-function toMessage(m: any, conversationId: string): ChatMessage {
-  return { seq: m.seq, id: m.id, senderId: m.senderId, senderRole: m.senderRole, senderName: m.senderName, kind: m.kind, text: m.text, at: m.at, conversationId };
-}
-
-function expiresWithin(token: string, seconds: number): boolean {
-  const exp = tokenExp(token);
-  return exp !== undefined && exp - Date.now() / 1000 < seconds;
 }

@@ -61,3 +61,8 @@ export function windowHasGap(windowSeqs: number[], lastSeq: number): boolean {
   if (windowSeqs.length === 0 || lastSeq === 0) { return false; }
   return Math.min(...windowSeqs) > lastSeq + 1;
 }
+
+/** A state or history row as a plain message (schema objects change under the caller). */
+export function toMessage(m: any, conversationId: string): ChatMessage {
+  return { seq: m.seq, id: m.id, senderId: m.senderId, senderRole: m.senderRole, senderName: m.senderName, kind: m.kind, text: m.text, at: m.at, conversationId };
+}

@@ -8,3 +8,9 @@ export function tokenExp(token: string): number | undefined {
     return undefined;
   }
 }
+
+/** Whether the token runs out within `seconds` (a token without a readable exp never does). */
+export function expiresWithin(token: string, seconds: number): boolean {
+  const exp = tokenExp(token);
+  return exp !== undefined && exp - Date.now() / 1000 < seconds;
+}
