@@ -164,7 +164,13 @@ describe("client library (client/): resume through any node, exactly once, in or
   it("SIGTERM of the node hosting the room (4001): the client comes back through the other node, nothing lost or duplicated", async () => {
     while (alive().length < 2) { await startNode(); }
     const urls = alive().map((n) => n.url);
-    const { customer, agent } = await pair(urls);
+    const customerId = uniqueId("st");
+    const who = { sub: customerId, role: "customer" as const };
+    // the customer's token is short, so its rejoin asks getToken(): the test holds that answer
+    // until the agent, back first, has sent more than the state window holds
+    let letBack!: () => void;
+    const gate = new Promise<void>((r) => { letBack = r; });
+    const { customer, agent } = await pair(urls, { customerId, token: await token(who, Math.floor(Date.now() / 1000) + 25), getToken: async () => { await gate; return token(who); } });
     await customer.conn.send("hello");
     const port = await hostPort(redis.url, customer.conn.roomId);
     const victim = alive().find((n) => n.port === port)!;
@@ -174,16 +180,50 @@ describe("client library (client/): resume through any node, exactly once, in or
     const stopping = victim.stop();
     const typed = customer.conn.send("typed while the node stops");
     await stopping;
+    await until(() => seen(agent, "recovered").length === 1, 20_000, "the agent is back");
+    const sentBefore = agent.conn.lastSeq;
+    await until(() => agent.conn.lastSeq >= sentBefore + 10, 10_000, "ten more messages of the agent");
+    letBack();
     const { seq } = await typed;
-    await until(() => seen(customer, "recovered").length === 1 && seen(agent, "recovered").length === 1, 20_000, "both recovered");
+    await until(() => seen(customer, "recovered").length === 1, 20_000, "the customer is back");
     await sleep(300);
     const agentSeqs = await sender.stop();
     assert.equal(seen(customer, "lost")[0].payload.code, 4001);
+    assert.equal(seen(agent, "lost")[0].payload.code, 4001);
+    assert.ok(seen(customer, "recovered")[0].payload.missed >= 10, `missed ${seen(customer, "recovered")[0].payload.missed}`);
     const newest = Math.max(seq, ...agentSeqs.map((s) => s.seq));
     await until(() => customer.conn.lastSeq >= newest, 10_000, "the customer saw the newest message");
     await assertExactlyOnceInOrder(customer, "customer");
     await assertExactlyOnceInOrder(agent, "agent");
-    assert.equal(customer.delivered.filter((m) => m.text === "typed while the node stops").length, 1);
+    const texts = customer.delivered.map((m) => m.text);
+    assert.equal(texts.filter((t) => t === "typed while the node stops").length, 1);
+    assert.equal(new Set(texts).size, texts.length, "each typed message stored once");
+    await startNode();
+  });
+
+  it("no node up for 3 s: the library retries with backoff and jitter, then comes back with everything", async () => {
+    await Promise.all(alive().map((n) => n.kill()));
+    const a = await startNode();
+    const bPort = await freePort();
+    const { customer, agent } = await pair([a.url, `http://127.0.0.1:${bPort}`]);
+    await customer.conn.send("before");
+    const killedAt = Date.now();
+    await a.kill();
+    const typed = [customer.conn.send("typed 1"), customer.conn.send("typed 2"), agent.conn.send("agent typed")];
+    await sleep(3_000);
+    assert.equal(customer.conn.connected, false);
+    await startNode(bPort);
+    await Promise.all(typed);
+    await until(() => seen(customer, "back").length === 1 && seen(agent, "back").length === 1, 20_000, "both back");
+    const retries = seen(customer, "retrying");
+    assert.ok(retries.length >= 2, `${retries.length} retries`);
+    assert.ok(retries.every((r) => r.payload.delayMs <= 10_000 && r.payload.error.code === "unreachable"), JSON.stringify(retries.map((r) => r.payload)));
+    assert.ok(retries.length < 40, "backed off, not a busy loop");
+    assert.ok(seen(customer, "back")[0].payload.downMs >= 3_000 && seen(customer, "back")[0].at - killedAt < 20_000);
+    await until(() => customer.conn.lastSeq >= 4 && agent.conn.lastSeq >= 4, 10_000, "all four messages delivered");
+    assert.deepEqual(customer.delivered.map((m) => m.text).sort(), ["agent typed", "before", "typed 1", "typed 2"]);
+    await assertExactlyOnceInOrder(customer, "customer");
+    await assertExactlyOnceInOrder(agent, "agent");
     await startNode();
   });
 
