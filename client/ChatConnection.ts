@@ -196,7 +196,7 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
 
   /** A request on this socket only: a catch-up for one room must not outlive it. */
   private async requestNow<T extends RequestType>(type: T, payload: Payload<T>, epoch: number): Promise<Answer<T>> {
-    if (epoch !== this.epoch || !this.connectedNow) { throw new ChatError("disconnected", "the connection was replaced", type); }
+    if (epoch !== this.epoch || !this.connectedNow || !this.room.connection.isOpen) { throw new ChatError("disconnected", "the connection was replaced or is closing", type); }
     try {
       return await this.room.request(type as any, payload as any, { timeout: this.opts.requestTimeoutMs ?? 10_000 }) as Answer<T>;
     } catch (e) {
@@ -282,7 +282,9 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
           this.outbox.ack(seq);
         } catch (e) {
           const error = toChatError(e, "send");
-          if (error.code === "disconnected" || error.code === "timeout") { entry.attempts--; if (!this.connectedNow) { break; } continue; }
+          // the socket closes: the rejoin sends it again; a timeout on an open one: at once, same id
+          if (error.code === "disconnected") { entry.attempts--; break; }
+          if (error.code === "timeout") { entry.attempts--; continue; }
           if (isTransient(error.code) && entry.attempts < (this.opts.maxSendAttempts ?? 8)) {
             await sleep(backoffDelay(entry.attempts, this.backoff));
             continue;

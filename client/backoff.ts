@@ -14,7 +14,7 @@ export interface BackoffOptions {
   floorMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, capMs: 10_000, floorMs: 50 };
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, capMs: 5_000, floorMs: 50 };
 
 export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.min(Math.max(attempt, 0), 30));

@@ -40,7 +40,8 @@ export function toChatError(e: unknown, type?: string): ChatError {
     return new ChatError(err.reason.code, String(err.reason.message ?? err.reason.code), type);
   }
   const message = String(err?.message ?? e);
-  if (/connection closed before a response/i.test(message)) { return new ChatError("disconnected", message, type); }
+  // closed under the request, or closing already when it was made (before the SDK's onLeave)
+  if (/connection closed before a response|connection is not open/i.test(message)) { return new ChatError("disconnected", message, type); }
   if (/timed out after/i.test(message)) { return new ChatError("timeout", message, type); }
   // a MatchMakeError (code 525) carries "reason: text"; a server fault carries its name
   const m = message.match(/^([a-z_]+): /);

@@ -65,6 +65,7 @@ describe("client library rules (pure parts)", () => {
       assert.equal(refused.code, "forbidden");
       assert.equal(refused.message, "not a member of team sales");
       assert.equal(toChatError(new Error("connection closed before a response was received.")).code, "disconnected");
+      assert.equal(toChatError(new Error('cannot send request "send": connection is not open.')).code, "disconnected", "a socket closing under a send: retried after the rejoin, not refused");
       assert.equal(toChatError(new Error('request "send" timed out after 10000ms.')).code, "timeout");
       assert.equal(toChatError(new TypeError("fetch failed")).code, "unreachable");
       assert.ok(toChatError(new Error("x")) instanceof ChatError);
