@@ -35,11 +35,13 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
   private catchUpEpoch = 0;
   private waiters: Array<() => void> = [];
   private readonly backoff: BackoffOptions;
+  private joinOptions: object;
 
   private constructor(private readonly opts: ConnectionOptions<R>) {
     super();
     if (opts.urls.length === 0) { throw new Error("ChatConnection needs at least one url"); }
     this.token = opts.token;
+    this.joinOptions = opts.options;
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.delivery = new SeqDelivery((m) => {
       if (m.conversationId) { this.lastConversationId = m.conversationId; }
@@ -118,7 +120,10 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
     const client = new Client(url);
     client.auth.token = this.token;
     try {
-      return await client.joinOrCreate(this.opts.room, this.opts.options as any);
+      const room = await client.joinOrCreate(this.opts.room, this.joinOptions as any);
+      // a private room is created by its first join: joining again with those options would create another
+      if (this.opts.room === "private") { this.joinOptions = { roomId: room.roomId }; }
+      return room;
     } catch (e) {
       throw toChatError(e);
     }

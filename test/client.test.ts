@@ -228,6 +228,23 @@ describe("client library (client/): resume through any node, exactly once, in or
     await startNode();
   });
 
+  it("a private room: the rejoin resumes the same room, not a new one", async () => {
+    while (alive().length < 2) { await startNode(); }
+    const who = { sub: uniqueId("pv"), role: "customer" as const };
+    const chat = await watch({ urls: alive().map((n) => n.url), token: await token(who), room: "private", options: { subject: "my order" } });
+    open.push(chat);
+    const roomId = chat.conn.roomId;
+    assert.match(roomId, /^pr-/);
+    await chat.conn.send("in private");
+    const port = await hostPort(redis.url, roomId);
+    await alive().find((n) => n.port === port)!.kill();
+    await chat.conn.send("still in private");
+    await until(() => seen(chat, "back").length === 1, 20_000, "back");
+    assert.equal(chat.conn.roomId, roomId);
+    assert.deepEqual(chat.delivered.map((m) => m.text), ["in private", "still in private"]);
+    await startNode();
+  });
+
   it("missed messages of a conversation that ended during the outage come first, then the new conversation's", async () => {
     while (alive().length < 2) { await startNode(); }
     const urls = alive().map((n) => n.url);
