@@ -59,9 +59,9 @@ const common = {
 
 export const scenarios: Record<ScenarioName, Omit<Options, "scenario"> & { about: string }> = {
   smoke: {
-    ...common, about: "tiny end-to-end check of the harness (~30 s): drops, idle and agent ends, verification, both baselines",
+    ...common, about: "tiny end-to-end check of the harness (~40 s): drops, idle and agent ends, verification, both baselines",
     conversations: 16, durationS: 10, rate: 16, intervalMs: 800, convSeconds: [4, 7], idleMs: 2_000, idleShare: 0.3,
-    dropPerMin: 0.5, verify: true, baselineDurationS: 4,
+    dropPerMin: 0.5, verify: true, baselineDurationS: 8,
   },
   steady: {
     ...common, about: "2,000 concurrent conversations, one message every 5 s per participant, 10 minutes",

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import type { Room } from "@colyseus/sdk";
 import { signToken } from "../server/auth";
 import { cpuShare, cpuTicks, rssMb } from "./helpers/proc";
+import { freshDatabase } from "./helpers/postgres";
 import { flushTestDb, REDIS_TEST_URL } from "./helpers/redis";
 import { clientFor, ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, type ServerProcess } from "./helpers/server";
 
@@ -101,5 +102,18 @@ describe("flood (LONG, ~35 s each): an honest customer next to a user flooding e
     const server = await startServerProcess({ REDIS_URL: REDIS_TEST_URL });
     servers.push(server);
     await floodRun(server);
+  });
+
+  it("flood: Redis presence + PostgreSQL store (the cluster's configuration): honest send p99 < 250 ms, server RSS bounded", async () => {
+    await flushTestDb();
+    const db = await freshDatabase("cc_flood_test");
+    try {
+      const server = await startServerProcess({ REDIS_URL: REDIS_TEST_URL, DATABASE_URL: db.url });
+      servers.push(server);
+      await floodRun(server);
+    } finally {
+      await Promise.all(servers.splice(0).map((s) => s.stop()));
+      await db.drop();
+    }
   });
 });

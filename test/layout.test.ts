@@ -8,7 +8,7 @@ import { ROOT } from "./helpers/server";
 
 /** The layering rules of docs/architecture.md, checked on the sources. */
 
-const SOURCE_DIRS = ["server", "rooms", "conversation", "desk", "schema", "web/src", "examples"];
+const SOURCE_DIRS = ["server", "rooms", "conversation", "desk", "schema", "client", "web/src", "examples"];
 
 function sources(dir: string): string[] {
   const full = path.join(ROOT, dir);

@@ -1,0 +1,68 @@
+import type { ChatMessage } from "./protocol";
+
+/**
+ * Delivers each message once, in seq order. Seqs are room-wide and strictly
+ * increasing, so "delivered" is one number: everything at or below `lastSeq` is a
+ * duplicate. While held (a catch-up after a rejoin runs), offers are kept instead, so
+ * live messages wait behind the missed ones that history still has to bring.
+ */
+export class SeqDelivery {
+  private held = new Map<number, ChatMessage>();
+  private holding = false;
+
+  constructor(
+    private readonly deliver: (message: ChatMessage) => void,
+    public lastSeq = 0,
+  ) {}
+
+  get isHolding(): boolean { return this.holding; }
+
+  hold(): void { this.holding = true; }
+
+  /** Delivers (or, while held, keeps) the messages above `lastSeq`; returns how many were delivered now. */
+  offer(messages: Iterable<ChatMessage>): number {
+    let fresh: ChatMessage[] = [];
+    for (const m of messages) {
+      if (m.seq <= this.lastSeq) { continue; }
+      if (this.holding) { if (!this.held.has(m.seq)) { this.held.set(m.seq, m); } } else { fresh.push(m); }
+    }
+    if (fresh.length === 0) { return 0; }
+    fresh = fresh.sort((a, b) => a.seq - b.seq);
+    return this.flush(fresh);
+  }
+
+  /** Ends the hold: delivers what was kept, in seq order; returns how many. */
+  release(): number {
+    this.holding = false;
+    const kept = [...this.held.values()].sort((a, b) => a.seq - b.seq);
+    this.held.clear();
+    return this.flush(kept);
+  }
+
+  private flush(sorted: ChatMessage[]): number {
+    let n = 0;
+    for (const m of sorted) {
+      if (m.seq <= this.lastSeq) { continue; } // a batch may repeat a seq
+      this.lastSeq = m.seq;
+      n++;
+      this.deliver(m);
+    }
+    return n;
+  }
+}
+
+/**
+ * Whether the state's message window may have skipped messages: its oldest message is
+ * beyond the next seq the client expects (more than a window arrived between two
+ * patches, or a new conversation began with seqs the client has not seen). A false
+ * alarm costs one `history` request; notes a customer cannot see make seqs skip too.
+ */
+export function windowHasGap(windowSeqs: number[], lastSeq: number): boolean {
+  if (windowSeqs.length === 0 || lastSeq === 0) { return false; }
+  return Math.min(...windowSeqs) > lastSeq + 1;
+}
+
+/** A state or history row as a plain message (schema objects change under the caller). */
+export function toMessage(m: any, conversationId: string): ChatMessage {
+  return { seq: m.seq, id: m.id, senderId: m.senderId, senderRole: m.senderRole, senderName: m.senderName, kind: m.kind, text: m.text, at: m.at, conversationId };
+}
