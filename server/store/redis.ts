@@ -3,6 +3,8 @@ import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
+import { unsupported } from "./errors";
+import type { AuditEntry, CustomerExport, ErasureResult, PurgeResult, SearchHit } from "./recordTypes";
 
 /*
  * Key layout (P = prefix, default "cc:"); every key of one room carries the hash
@@ -518,6 +520,18 @@ export class RedisStore implements RoomStore {
     await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
+
+  // --- records: refused (docs/storage.md "What the Redis store does not do") -----------
+  // Each needs an index the Redis layout lacks (rooms by kind and end time, rooms and
+  // messages by customer, words): kept up to date they would double every append's cost.
+
+  async purgeEnded(): Promise<PurgeResult> { throw unsupported("Redis", "retention"); }
+  async customerRooms(): Promise<string[]> { throw unsupported("Redis", "erasure and export"); }
+  async eraseCustomer(): Promise<ErasureResult> { throw unsupported("Redis", "erasure"); }
+  async exportCustomer(): Promise<CustomerExport> { throw unsupported("Redis", "export"); }
+  async searchMessages(): Promise<SearchHit[]> { throw unsupported("Redis", "transcript search"); }
+  async appendAudit(): Promise<AuditEntry> { throw unsupported("Redis", "the audit log"); }
+  async readAudit(): Promise<AuditEntry[]> { throw unsupported("Redis", "the audit log"); }
 
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
