@@ -4,7 +4,8 @@ import fs from "node:fs";
 import { promisify } from "node:util";
 import type { Room } from "@colyseus/sdk";
 import Redis from "ioredis";
-import { RedisStore } from "../server/store/redis";
+import { PostgresStore } from "../server/store/postgres";
+import { freshDatabase, type FreshDatabase } from "./helpers/pg";
 import { startOwnRedis, type OwnRedis } from "./helpers/redisServer";
 import {
   clientFor, freePort, freePortRange, ROOT, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who,
@@ -87,10 +88,12 @@ async function hostOf(redisUrl: string, roomId: string): Promise<{ processId: st
 
 const portOf = (address: string) => Number(address.split(":").pop());
 
-describe("cluster: Redis presence and matchmaking, one actor per room", function () {
+// the system of record is PostgreSQL (a fresh database per run); Redis gives presence and matchmaking
+describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor per room", function () {
   this.timeout(120_000);
   const IDLE_MS = 6_000;
   let redis: OwnRedis;
+  let database: FreshDatabase;
   let nodes: ServerProcess[] = [];
   const members: Member[] = [];
   const alive = () => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
@@ -98,6 +101,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
 
   const env = () => ({
     REDIS_URL: redis.url,
+    DATABASE_URL: database.url,
     CONVERSATION_IDLE_MS: String(IDLE_MS),
     SWEEP_INTERVAL_MS: "300",
     COLYSEUS_PRESENCE_SHORT_TIMEOUT: "1000",
@@ -113,6 +117,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
 
   before(async () => {
     redis = await startOwnRedis();
+    database = await freshDatabase("cc_cluster_test");
     for (let i = 0; i < 3; i++) { await startNode(); }
   });
 
@@ -121,6 +126,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
   after(async () => {
     await Promise.all(nodes.map((n) => n.kill()));
     await redis?.stop();
+    await database?.drop();
   });
 
   it("50 rooms x 6 concurrent joins through 3 processes, slow actor start: one actor per room, every client in it", async () => {
@@ -224,7 +230,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
     customer.room.onLeave.clear(); // this customer does not come back
     await victim.kill();
 
-    const store = RedisStore.connect(redis.url);
+    const store = await PostgresStore.connect({ url: database.url, poolSize: 2 });
     try {
       const room = await store.getRoom(roomId);
       const deadline = room!.lastActivityAt + IDLE_MS;
@@ -273,7 +279,8 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
   });
 });
 
-describe("cluster: a Redis restart during traffic", function () {
+// on the Redis store on purpose: Redis down is then the store down too
+describe("cluster: a Redis restart during traffic (Redis store)", function () {
   this.timeout(60_000);
   let redis: OwnRedis;
   let node: ServerProcess;
@@ -335,13 +342,15 @@ describe("cluster: a Redis restart during traffic", function () {
   });
 });
 
-describe("cluster: PM2", function () {
+describe("cluster: PM2 (PostgreSQL store)", function () {
   this.timeout(90_000);
   let redis: OwnRedis;
+  let database: FreshDatabase;
   const pm2Home = `/tmp/cc-pm2-${process.pid}`;
 
-  before(async () => { redis = await startOwnRedis(); });
+  before(async () => { redis = await startOwnRedis(); database = await freshDatabase("cc_cluster_pm2_test"); });
   after(async () => {
+    await database?.drop();
     await run("npx", ["pm2", "kill"], { cwd: ROOT, env: { ...process.env, PM2_HOME: pm2Home } }).catch(() => {});
     fs.rmSync(pm2Home, { recursive: true, force: true });
     await redis?.stop();
@@ -351,7 +360,7 @@ describe("cluster: PM2", function () {
     const basePort = await freePortRange(2);
     const env = {
       ...process.env, PM2_HOME: pm2Home, INSTANCES: "2", BASE_PORT: String(basePort), PUBLIC_HOST: "127.0.0.1",
-      REDIS_URL: redis.url, AUTH_SECRET: "test-secret-for-the-test-suite-only-0123456789", NODE_ENV: "test",
+      REDIS_URL: redis.url, DATABASE_URL: database.url, AUTH_SECRET: "test-secret-for-the-test-suite-only-0123456789", NODE_ENV: "test",
     };
     await run("npm", ["run", "cluster"], { cwd: ROOT, env, timeout: 60_000 });
     const ports = [basePort, basePort + 1];
