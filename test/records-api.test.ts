@@ -112,8 +112,10 @@ describe("records API (erasure, export, audit, search, retention)", function () 
     assert.equal((await call("GET", `/search?q=${word}`, null)).status, 401);
     const paged = await call("GET", `/search?q=${word}&limit=1`);
     assert.equal(paged.body.hits.length, 1);
-    const next = await call("GET", `/search?q=${word}&limit=1&before=${paged.body.before}`);
+    const next = await call("GET", `/search?q=${word}&limit=1&cursor=${paged.body.next}`);
     assert.notEqual(next.body.hits[0]?.roomId, paged.body.hits[0].roomId);
+    assert.equal((await call("GET", `/search?q=${word}&limit=1&cursor=${next.body.next}`)).body.next, null, "two hits, then the end");
+    assert.equal((await call("GET", `/search?q=${word}&cursor=nonsense`)).body.code, "invalid_payload");
     assert.equal((await call("GET", `/search?q=`)).body.code, "invalid_payload");
     assert.equal((await call("GET", `/search?q=x&limit=100000`)).body.code, "invalid_payload");
     await c1.leave();

@@ -200,6 +200,29 @@ function recordsContract(name: string, makeStore: () => RoomStore | Promise<Room
       assert.deepEqual((await store.searchMessages({ q: "invoice", limit: 10, scope: scope([]) })), []);
     });
 
+    it("searchMessages pages with a cursor through hits that share their millisecond, none skipped or repeated", async () => {
+      const rooms = [`cc-${randomUUID()}`, `cc-${randomUUID()}`];
+      for (const id of rooms) {
+        await store.createRoom(room(id, { customers: ["c-t"] }));
+        await store.startConversation(conversation(id, "t", 1_000, ["c-t"]));
+        for (let i = 0; i < 3; i++) { await store.appendMessage(id, msg("t", `t${i}`, "c-t", "same millisecond tie", 5_000)); }
+      }
+      await store.appendMessage(rooms[0], msg("t", "older", "c-t", "tie but older", 4_000));
+      const seen: string[] = [];
+      let after: { at: number; roomId: string; seq: number } | undefined;
+      for (let page = 0; page < 10; page++) {
+        const hits = await store.searchMessages({ q: "tie", limit: 2, after });
+        seen.push(...hits.map((h) => `${h.at}.${h.roomId}.${h.seq}`));
+        if (hits.length < 2) { break; }
+        after = hits[hits.length - 1];
+      }
+      const sorted = [...rooms].sort();
+      assert.deepEqual(seen, [
+        ...sorted.flatMap((id) => [3, 2, 1].map((seq) => `5000.${id}.${seq}`)),
+        `4000.${rooms[0]}.4`,
+      ]);
+    });
+
     it("audit entries are appended and read newest first, by subject and action, paged by id", async () => {
       const subject = `c-${randomUUID()}`;
       const e1 = await store.appendAudit({ at: 1, actor: "app-1", action: "export_customer", subject, detail: { rooms: 1 } });

@@ -98,14 +98,19 @@ export function mountRecordsApi(app: express.Application, config: Config) {
     q: z.string().min(1).max(200),
     before: intParam.optional(),
     limit: intParam.pipe(z.number().int().min(1).max(config.searchPageMax)).optional(),
+    // the previous answer's `next`: `<at>.<roomId>.<seq>` (room ids hold no dots)
+    cursor: z.string().regex(/^\d{1,15}\.(cc|pr|team)-[A-Za-z0-9_-]{1,64}\.\d{1,15}$/, "must be a `next` of a previous answer").optional(),
   });
   router.get("/search", handle(["app", "agent", "supervisor"], async (req, identity) => {
     const q = parse(searchQuery, req.query);
+    const limit = q.limit ?? Math.min(20, config.searchPageMax);
+    const [at, roomId, seq] = q.cursor?.split(".") ?? [];
     const hits = await getServices().store.searchMessages({
-      q: q.q, before: q.before, limit: q.limit ?? Math.min(20, config.searchPageMax), scope: searchScope(identity, config),
+      q: q.q, before: q.before, limit, scope: searchScope(identity, config),
+      after: q.cursor ? { at: Number(at), roomId, seq: Number(seq) } : undefined,
     });
-    // the next page: before the oldest hit's time
-    return { hits, before: hits.length > 0 ? hits[hits.length - 1].at : null };
+    const last = hits[hits.length - 1];
+    return { hits, next: hits.length === limit ? `${last.at}.${last.roomId}.${last.seq}` : null };
   }));
 
   app.use("/api", router);

@@ -2,7 +2,7 @@ import type { MemoryStore, RoomData } from "./memory";
 import type {
   AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery,
 } from "./recordTypes";
-import { redactMessage, removesWholeRoom, roomInScope, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
+import { afterCursor, redactMessage, removesWholeRoom, roomInScope, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
 import type { ChannelSessionRecord, MessageRecord, RoomKind } from "./types";
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -113,12 +113,13 @@ export class MemoryRecords {
           if (query.before !== undefined && !(m.at < query.before)) { continue; }
           const text = m.text.toLowerCase();
           if (!words.every((w) => text.includes(w))) { continue; }
+          if (!afterCursor({ at: m.at, roomId: data.record.roomId, seq: m.seq }, query.after)) { continue; }
           hits.push({ roomId: data.record.roomId, roomKind: data.record.kind, conversationId: m.conversationId, seq: m.seq,
             senderId: m.senderId, senderRole: m.senderRole, kind: m.kind, text: m.text, at: m.at });
         }
       }
     }
-    return hits.sort((a, b) => b.at - a.at || (a.roomId < b.roomId ? -1 : 1) || b.seq - a.seq).slice(0, Math.floor(query.limit));
+    return hits.sort((a, b) => b.at - a.at || (a.roomId === b.roomId ? b.seq - a.seq : a.roomId < b.roomId ? -1 : 1)).slice(0, Math.floor(query.limit));
   }
 
   async appendAudit(entry: Omit<AuditEntry, "id">): Promise<AuditEntry> {

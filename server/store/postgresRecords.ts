@@ -112,14 +112,19 @@ export async function searchMessages(c: Q, query: SearchQuery): Promise<SearchHi
   const before = query.before === undefined || !Number.isFinite(query.before) ? Number.MAX_SAFE_INTEGER : Math.ceil(query.before);
   const params: unknown[] = [words.join(" "), before];
   let scope = "";
+  // room ids compare byte-wise (COLLATE "C"), as in SQLite and JavaScript, so a cursor means the same everywhere
+  const $ = (value: unknown) => { params.push(value); return `$${params.length}`; };
+  if (query.after) {
+    const a = query.after;
+    scope += `AND (m.sent_at < ${$(a.at)} OR (m.sent_at = ${$(a.at)} AND (m.room_id COLLATE "C" > ${$(a.roomId)} OR (m.room_id = ${$(a.roomId)} AND m.seq < ${$(a.seq)})))) `;
+  }
   if (query.scope) {
-    scope = "AND (coalesce(nullif(r.team_id, ''), $3) = ANY($4::text[]) OR r.members::jsonb ? $5)";
-    params.push(query.scope.defaultTeam, query.scope.teams, query.scope.memberId);
+    scope += `AND (coalesce(nullif(r.team_id, ''), ${$(query.scope.defaultTeam)}) = ANY(${$(query.scope.teams)}::text[]) OR r.members::jsonb ? ${$(query.scope.memberId)})`;
   }
   params.push(Math.floor(query.limit));
   const { rows } = await c.query(`SELECT m.room_id, r.kind, m.seq, m.data FROM cc_messages m JOIN cc_rooms r ON r.room_id = m.room_id
     WHERE m.search @@ plainto_tsquery('simple', $1) AND m.sent_at < $2 ${scope}
-    ORDER BY m.sent_at DESC, m.room_id, m.seq DESC LIMIT $${params.length}`, params);
+    ORDER BY m.sent_at DESC, m.room_id COLLATE "C", m.seq DESC LIMIT $${params.length}`, params);
   return rows.map((row) => hit(row.room_id, row.kind, decodeMessage(row.data, row.seq)));
 }
 

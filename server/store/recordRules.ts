@@ -1,5 +1,5 @@
 import type { ConversationRecord, MessageRecord, RoomRecord } from "./types";
-import type { SearchQuery } from "./recordTypes";
+import type { SearchCursor, SearchQuery } from "./recordTypes";
 
 /*
  * The rules every store applies the same way when it erases a customer or searches
@@ -32,6 +32,10 @@ export function searchWords(q: string): string[] {
 
 /** An FTS5 query matching every word as a phrase (no operator of the user reaches FTS5). */
 export const ftsQuery = (words: string[]) => words.map((w) => `"${w.replace(/"/g, '""')}"`).join(" AND ");
+
+/** True when a hit comes after the cursor in search order (at desc, roomId asc, seq desc). */
+export const afterCursor = (h: SearchCursor, c: SearchCursor | undefined) =>
+  !c || h.at < c.at || (h.at === c.at && (h.roomId > c.roomId || (h.roomId === c.roomId && h.seq < c.seq)));
 
 export function roomInScope(room: Pick<RoomRecord, "teamId" | "members">, scope: SearchQuery["scope"]): boolean {
   if (!scope) { return true; }

@@ -50,12 +50,16 @@ export interface SearchQuery {
   limit: number;
   /** only messages sent before this many ms since epoch */
   before?: number;
+  /** paging: only hits after this one in the order (at desc, roomId asc, seq desc) */
+  after?: SearchCursor;
   /**
    * Scope: undefined = every room; else only rooms whose team (teamId, else
    * `defaultTeam`) is one of `teams`, or which list `memberId` among their members.
    */
   scope?: { teams: string[]; defaultTeam: string; memberId: string };
 }
+
+export interface SearchCursor { at: number; roomId: string; seq: number }
 
 export interface SearchHit {
   roomId: string;

@@ -113,8 +113,13 @@ export function searchMessages(db: SqliteDb, query: SearchQuery): SearchHit[] {
   const before = query.before === undefined || !Number.isFinite(query.before) ? Number.MAX_SAFE_INTEGER : query.before;
   const params: (string | number)[] = [ftsQuery(words), before];
   let scope = "";
+  if (query.after) {
+    scope += "AND (s.at < ? OR (s.at = ? AND (m.room_id > ? OR (m.room_id = ? AND m.seq < ?)))) ";
+    const a = query.after;
+    params.push(a.at, a.at, a.roomId, a.roomId, a.seq);
+  }
   if (query.scope) {
-    scope = `AND (coalesce(nullif(r.team_id, ''), ?) IN (SELECT value FROM json_each(?))
+    scope += `AND (coalesce(nullif(r.team_id, ''), ?) IN (SELECT value FROM json_each(?))
       OR EXISTS (SELECT 1 FROM json_each(r.members) WHERE value = ?))`;
     params.push(query.scope.defaultTeam, JSON.stringify(query.scope.teams), query.scope.memberId);
   }
