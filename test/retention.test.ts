@@ -3,6 +3,7 @@ import { MemoryStore } from "../server/store/memory";
 import { RedisStore } from "../server/store/redis";
 import Redis from "ioredis";
 import { RetentionJob } from "../server/retention";
+import { loadConfig } from "../server/config";
 import type { RoomStore } from "../server/store/types";
 
 /** The purge job's rules on the memory store (the store calls have their own contract test, records.test.ts). */
@@ -61,5 +62,16 @@ describe("retention job", () => {
       await off.start();
       await off.stop();
     } finally { client.disconnect(); }
+  });
+
+  it("reads RETENTION_DAYS_* as days (fractions allowed, 0 or unset: forever) and refuses anything else", () => {
+    const base = { NODE_ENV: "test", AUTH_SECRET: "x".repeat(32) };
+    assert.deepEqual(loadConfig(base).retentionMs, { contact_center: 0, private: 0, team: 0 });
+    assert.deepEqual(loadConfig({ ...base, RETENTION_DAYS_CONTACT_CENTER: "30", RETENTION_DAYS_PRIVATE: "0.5", RETENTION_DAYS_TEAM: "0" }).retentionMs,
+      { contact_center: 30 * DAY, private: DAY / 2, team: 0 });
+    for (const bad of ["-1", "ten", "Infinity"]) {
+      assert.throws(() => loadConfig({ ...base, RETENTION_DAYS_TEAM: bad }), /RETENTION_DAYS_TEAM must be a number of days >= 0/);
+    }
+    assert.throws(() => loadConfig({ ...base, RETENTION_INTERVAL_MS: "5" }), /RETENTION_INTERVAL_MS must be an integer >= 100/);
   });
 });
