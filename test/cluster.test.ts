@@ -7,8 +7,9 @@ import Redis from "ioredis";
 import { PostgresStore } from "../server/store/postgres";
 import { freshDatabase, type FreshDatabase } from "./helpers/pg";
 import { startOwnRedis, type OwnRedis } from "./helpers/redisServer";
+import { signToken } from "../server/auth";
 import {
-  clientFor, freePort, freePortRange, ROOT, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who,
+  clientFor, freePort, freePortRange, ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess, type Who,
 } from "./helpers/server";
 
 const run = promisify(execFile);
@@ -256,6 +257,28 @@ describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor p
     } finally {
       await store.close();
     }
+  });
+
+  it("erasure through one node closes the customer's actor on another, and the room starts empty", async () => {
+    while (alive().length < 3) { await startNode(); }
+    const customerId = uniqueId("e");
+    const customer = new Member({ sub: customerId, role: "customer" }, urls, "contact_center", { channel: { type: "web" } });
+    await customer.join();
+    await customer.send("to be forgotten");
+    const host = await hostOf(redis.url, `cc-${customerId}`);
+    const other = alive().find((n) => `127.0.0.1:${n.port}` !== host!.publicAddress)!;
+    const closed = new Promise<number>((resolve) => customer.room.onLeave((code) => resolve(code)));
+    const app = await signToken(TEST_SECRET, { sub: "crm", role: "app" });
+    const res = await fetch(`${other.url}/api/customers/${customerId}`, { method: "DELETE", headers: { authorization: `Bearer ${app}` } });
+    const body = await res.json() as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual([body.erased.rooms, body.erased.messages], [1, 1]);
+    assert.equal(await closed, CONSENTED);
+    assert.equal(await hostOf(redis.url, `cc-${customerId}`), null, "no actor left");
+    const again = await (await clientFor(other.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", {});
+    assert.equal((await again.request("history", { after: 0 })).messages?.length ?? 0, 0);
+    assert.equal((await again.request("send", { id: uniqueId("m"), text: "new start" })).seq, 1);
+    await again.leave();
   });
 
   it("SIGTERM: the process stops, its clients rejoin elsewhere, and nothing is lost", async () => {
