@@ -2,7 +2,7 @@ import type { MemoryStore, RoomData } from "./memory";
 import type {
   AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery,
 } from "./recordTypes";
-import { afterCursor, redactMessage, removesWholeRoom, roomInScope, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
+import { afterCursor, hit, redactMessage, removesWholeRoom, roomInScope, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
 import type { ChannelSessionRecord, MessageRecord, RoomKind } from "./types";
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -114,8 +114,7 @@ export class MemoryRecords {
           const text = m.text.toLowerCase();
           if (!words.every((w) => text.includes(w))) { continue; }
           if (!afterCursor({ at: m.at, roomId: data.record.roomId, seq: m.seq }, query.after)) { continue; }
-          hits.push({ roomId: data.record.roomId, roomKind: data.record.kind, conversationId: m.conversationId, seq: m.seq,
-            senderId: m.senderId, senderRole: m.senderRole, kind: m.kind, text: m.text, at: m.at });
+          hits.push(hit(data.record.roomId, data.record.kind, m));
         }
       }
     }

@@ -2,8 +2,7 @@ import type pg from "pg";
 import type {
   AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery,
 } from "./recordTypes";
-import { redactMessage, removesWholeRoom, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
-import { hit } from "./sqliteRecords";
+import { hit, redactMessage, removesWholeRoom, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
 import {
   CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, decodeMessage, roomFromRow, type ConversationRow, type RoomRow,
 } from "./sqlRows";

@@ -1,5 +1,5 @@
-import type { ConversationRecord, MessageRecord, RoomRecord } from "./types";
-import type { SearchCursor, SearchQuery } from "./recordTypes";
+import type { ConversationRecord, MessageRecord, RoomKind, RoomRecord } from "./types";
+import type { SearchCursor, SearchHit, SearchQuery } from "./recordTypes";
 
 /*
  * The rules every store applies the same way when it erases a customer or searches
@@ -36,6 +36,11 @@ export const ftsQuery = (words: string[]) => words.map((w) => `"${w.replace(/"/g
 /** True when a hit comes after the cursor in search order (at desc, roomId asc, seq desc). */
 export const afterCursor = (h: SearchCursor, c: SearchCursor | undefined) =>
   !c || h.at < c.at || (h.at === c.at && (h.roomId > c.roomId || (h.roomId === c.roomId && h.seq < c.seq)));
+
+/** A stored message as a search hit. */
+export const hit = (roomId: string, roomKind: RoomKind, m: MessageRecord): SearchHit => ({
+  roomId, roomKind, conversationId: m.conversationId, seq: m.seq, senderId: m.senderId, senderRole: m.senderRole, kind: m.kind, text: m.text, at: m.at,
+});
 
 export function roomInScope(room: Pick<RoomRecord, "teamId" | "members">, scope: SearchQuery["scope"]): boolean {
   if (!scope) { return true; }

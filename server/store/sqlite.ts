@@ -4,7 +4,6 @@ import {
 import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
 import * as side from "./sqliteSide";
 import * as records from "./sqliteRecords";
-import { backup } from "node:sqlite";
 import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
   CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
@@ -280,9 +279,6 @@ export class SqliteStore implements RoomStore {
   searchMessages(query: SearchQuery) { return this.run(() => records.searchMessages(this.db, query)); }
   appendAudit(entry: Omit<AuditEntry, "id">) { return this.run(() => records.appendAudit(this.db, entry)); }
   readAudit(query: AuditQuery) { return this.run(() => records.readAudit(this.db, query)); }
-
-  /** SQLite's online backup of a consistent snapshot to `file` while the store keeps serving (docs/storage.md). */
-  async backup(file: string) { this.flush(); await backup(this.db.db, file); }
 
   async close() {
     this.flush();

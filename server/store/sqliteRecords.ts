@@ -2,11 +2,11 @@ import type { SqliteDb } from "./sqliteDb";
 import type {
   AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery,
 } from "./recordTypes";
-import { ftsQuery, redactMessage, removesWholeRoom, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
+import { ftsQuery, hit, redactMessage, removesWholeRoom, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
 import {
   CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, decodeMessage, roomFromRow, type ConversationRow, type RoomRow,
 } from "./sqlRows";
-import type { MessageRecord, RoomKind, RoomRecord } from "./types";
+import type { RoomKind, RoomRecord } from "./types";
 
 /*
  * The SQLite store's retention, erasure, export, search and audit (RoomStore's record
@@ -132,10 +132,6 @@ export function searchMessages(db: SqliteDb, query: SearchQuery): SearchHit[] {
     ORDER BY s.at DESC, m.room_id, m.seq DESC LIMIT ?`).all(...params) as { room_id: string; kind: RoomKind; seq: number; data: string }[];
   return rows.map((row) => hit(row.room_id, row.kind, decodeMessage(row.data, row.seq)));
 }
-
-export const hit = (roomId: string, roomKind: RoomKind, m: MessageRecord): SearchHit => ({
-  roomId, roomKind, conversationId: m.conversationId, seq: m.seq, senderId: m.senderId, senderRole: m.senderRole, kind: m.kind, text: m.text, at: m.at,
-});
 
 export function appendAudit(db: SqliteDb, e: Omit<AuditEntry, "id">): AuditEntry {
   const { lastInsertRowid } = db.stmt("INSERT INTO cc_audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
