@@ -19,6 +19,8 @@ import { mountAppApi } from "./appApi";
 import { createAgentRooms } from "./agentRooms";
 import { createWebhooks } from "./webhooks";
 import { createStore, describeStore } from "./store";
+import { RetentionJob } from "./retention";
+import { mountRecordsApi } from "./records/api";
 import type { RoomStore } from "./store/types";
 
 export interface RunningServer {
@@ -80,6 +82,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       });
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, config);
+      mountRecordsApi(app, config); // erasure, export, search, audit: server/records/
       mountWeb(app, config);
       app.use(jsonNotFound(), jsonErrors());
     },
@@ -94,6 +97,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
+  const retention = new RetentionJob(store, config.retentionMs, config.retentionIntervalMs); // server/retention.ts
+  await retention.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
 
   return {
@@ -101,6 +106,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     store,
     async stop() {
       sweeper.stop();
+      await retention.stop();
       metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);

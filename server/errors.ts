@@ -16,6 +16,7 @@ export type ErrorCode =
   | "unknown_request_id"
   | "at_capacity"
   | "unavailable"
+  | "unsupported"
   | "auth_invalid"
   | "auth_expired"
   | "internal";
