@@ -29,6 +29,8 @@ module.exports = {
       PUBLIC_ADDRESS: `${host}:${basePort + i}`,
       REDIS_URL: process.env.REDIS_URL || "redis://127.0.0.1:6379",
       ...(process.env.AUTH_SECRET ? { AUTH_SECRET: process.env.AUTH_SECRET } : {}),
+      // the store (docs/storage.md): unset, the processes keep their rooms in Redis on REDIS_URL
+      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
       ...(process.env.CONVERSATION_IDLE_MS ? { CONVERSATION_IDLE_MS: process.env.CONVERSATION_IDLE_MS } : {}),
     },
   })),

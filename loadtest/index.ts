@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Redis from "ioredis";
+import pg from "pg";
 import { renderChart } from "./chart";
 import { Hist, round, type HistSummary } from "./hist";
 import { machineInfo, ProcSampler } from "./procstat";
@@ -320,6 +321,7 @@ async function startTarget(o: Options, which: "main" | "ws-relay" | "colyseus-re
     switch (o.target) {
       case "embedded": t = await startChat(chat); break;
       case "redis": await flushRedis(o.redisUrl); t = await startChat({ ...chat, redisUrl: o.redisUrl }); break;
+      case "postgres": await recreateDatabase(o.databaseUrl); t = await startChat({ ...chat, databaseUrl: o.databaseUrl }); break;
       case "pm2": await flushRedis(o.redisUrl); t = await startPm2({ ...chat, redisUrl: o.redisUrl }, o.instances); break;
       case "urls": t = external(o.urls, o.pids); break;
     }
@@ -327,6 +329,19 @@ async function startTarget(o: Options, which: "main" | "ws-relay" | "colyseus-re
   (t as Target & { secret?: string }).secret = secret;
   started.targets.add(t);
   return t;
+}
+
+/** A fresh, empty database per run, as flushRedis gives the Redis target. */
+async function recreateDatabase(url: string) {
+  const name = new URL(url).pathname.slice(1);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) { throw new Error(`--database-url must name a plain database, got "${name}"`); }
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const pool = new pg.Pool({ connectionString: admin.toString(), max: 1 });
+  try {
+    await pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await pool.query(`CREATE DATABASE ${name}`);
+  } finally { await pool.end(); }
 }
 
 async function flushRedis(url: string) {

@@ -7,7 +7,9 @@ export type ScenarioName = "smoke" | "steady" | "ramp" | "join-storm" | "churn";
 export interface Options {
   scenario: ScenarioName;
   /** embedded | redis | pm2 | urls */
-  target: "embedded" | "redis" | "pm2" | "urls";
+  target: "embedded" | "redis" | "postgres" | "pm2" | "urls";
+  /** PostgreSQL for --target postgres: this database is dropped and created afresh per run */
+  databaseUrl: string;
   urls: string[];
   pids: number[];
   instances: number;
@@ -50,7 +52,7 @@ export interface Options {
 }
 
 const common = {
-  target: "embedded" as const, urls: [], pids: [], instances: 2, redisUrl: "redis://127.0.0.1:6379/12", workers: 2,
+  target: "embedded" as const, urls: [], pids: [], instances: 2, redisUrl: "redis://127.0.0.1:6379/12", databaseUrl: "postgres://postgres@127.0.0.1:5432/cc_loadtest", workers: 2,
   textBytes: 120, typingShare: 0.3, readReceipts: true, perAgent: 4, agents: true, sendsPerConversation: 0,
   baselines: true, baselineDurationS: 0, repeat: 1, cpuProf: false, genCpuProf: false, logLevel: "warn",
   start: 200, step: 200, stepSeconds: 20, maxSteps: 15, p99LimitMs: 100, out: "", quiet: false,
@@ -91,9 +93,11 @@ scenarios:
 ${Object.entries(scenarios).map(([n, s]) => `  ${n.padEnd(11)} ${s.about}`).join("\n")}
 
 options (defaults depend on the scenario):
-  --target embedded|redis|pm2|urls   server under test (default embedded: a node the harness starts)
+  --target embedded|redis|postgres|pm2|urls   server under test (default embedded: a node the harness starts;
+                                     postgres: a node with DATABASE_URL on a fresh PostgreSQL database)
   --urls http://127.0.0.1:2567,...   with --target urls (loopback only); --pids 1,2 to sample their CPU/RSS
   --instances N                      PM2 processes for --target pm2 (default 2)
+  --database-url URL                 PostgreSQL for --target postgres (default postgres://postgres@127.0.0.1:5432/cc_loadtest, recreated first)
   --redis-url URL                    Redis for --target redis|pm2 (default redis://127.0.0.1:6379/12, flushed first)
   --workers N                        load-generator processes (default 2)
   --conversations N --duration S     concurrent conversations, seconds of load
@@ -135,6 +139,7 @@ export function parseArgs(argv: string[]): Options {
     const v = () => argv[++i];
     switch (flag) {
       case "--target": o.target = v() as Options["target"]; break;
+      case "--database-url": o.databaseUrl = v(); break;
       case "--urls": o.urls = v().split(",").filter(Boolean); o.target = "urls"; break;
       case "--pids": o.pids = v().split(",").map(Number).filter(Boolean); break;
       case "--instances": o.instances = num(flag, v()); break;

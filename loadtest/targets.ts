@@ -66,6 +66,8 @@ export interface ChatOptions {
   secret: string;
   idleMs: number;
   redisUrl?: string;
+  /** the store (--target postgres); else memory, or Redis with redisUrl */
+  databaseUrl?: string;
   logLevel: string;
   cpuProfDir?: string;
   extraEnv?: Record<string, string>;
@@ -82,7 +84,7 @@ function chatEnv(o: ChatOptions, port: number): Record<string, string> {
     REDIS_URL: o.redisUrl ?? "",
     // the embedded target stays the in-memory node it has always measured (DATABASE_URL
     // overrides); a Redis target keeps its rooms in Redis (docs/storage.md)
-    DATABASE_URL: process.env.DATABASE_URL ?? (o.redisUrl ? "" : "memory:"),
+    DATABASE_URL: o.databaseUrl ?? process.env.DATABASE_URL ?? (o.redisUrl ? "" : "memory:"),
     // one generator identity joins hundreds of rooms (agents, the final verification):
     // the per-user join and room limits are for people, not for the harness
     JOINS_PER_SECOND: "100000",
@@ -104,7 +106,7 @@ export async function startChat(o: ChatOptions): Promise<Target> {
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : [];
   const url = `http://127.0.0.1:${port}`;
   const p = await startProcess("server/index.ts", chatEnv(o, port), `${url}/health`, nodeArgs);
-  return { name: o.redisUrl ? "chat-redis" : "chat-embedded", kind: "chat", urls: [url], pids: () => [p.child.pid!], metricsUrls: [`${url}/metrics`], stop: p.stop };
+  return { name: o.databaseUrl?.startsWith("postgres") ? "chat-postgres" : o.redisUrl ? "chat-redis" : "chat-embedded", kind: "chat", urls: [url], pids: () => [p.child.pid!], metricsUrls: [`${url}/metrics`], stop: p.stop };
 }
 
 export async function startRelay(kind: "ws-relay" | "colyseus-relay"): Promise<Target> {

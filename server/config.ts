@@ -100,6 +100,21 @@ export interface Config {
   metricsPort: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
+  /** ended conversations are purged this many ms after they ended, per room kind (0: kept forever; server/retention.ts) */
+  retentionMs: { contact_center: number; private: number; team: number };
+  /** how often one node of the cluster runs the retention purge */
+  retentionIntervalMs: number;
+  /** largest page of transcript search results (GET /api/search) */
+  searchPageMax: number;
+}
+
+/** Days as ms; fractions allowed (tests use seconds); 0 or unset: keep forever. */
+function retentionDays(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") { return 0; }
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) { throw new Error(`${name} must be a number of days >= 0, got "${raw}"`); }
+  return Math.round(value * 86_400_000);
 }
 
 const DEV_SECRET = "development-only-secret-change-me-0123456789";
@@ -201,5 +216,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: env.METRICS_TOKEN ?? "",
     metricsPort: int(env, "METRICS_PORT", 0, 0),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
+    retentionMs: {
+      contact_center: retentionDays(env, "RETENTION_DAYS_CONTACT_CENTER"),
+      private: retentionDays(env, "RETENTION_DAYS_PRIVATE"),
+      team: retentionDays(env, "RETENTION_DAYS_TEAM"),
+    },
+    retentionIntervalMs: int(env, "RETENTION_INTERVAL_MS", 3_600_000, 100),
+    searchPageMax: int(env, "SEARCH_PAGE_MAX", 100, 1),
   };
 }

@@ -29,6 +29,8 @@ export type ErrorCode =
   // storage: what a store may refuse besides being unreachable (`unavailable`)
   | "conflict"
   | "not_found"
+  // a store that does not offer the call (the Redis store's records calls)
+  | "unsupported"
   // the HTTP front (server/http): a compressed body
   | "unsupported_encoding";
 
@@ -63,7 +65,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unsupported_encoding: 415,
   rate_limited: 429, too_many_requests: 429,
   unavailable: 503,
-  internal: 500,
+  internal: 500, unsupported: 501,
 };
 
 export const isChatError = (e: unknown): e is ChatError => e instanceof ChatError;

@@ -4,10 +4,12 @@ import fs from "node:fs";
 import { promisify } from "node:util";
 import type { Room } from "@colyseus/sdk";
 import Redis from "ioredis";
-import { RedisStore } from "../server/store/redis";
+import { PostgresStore } from "../server/store/postgres";
+import { freshDatabase, type FreshDatabase } from "./helpers/pg";
 import { startOwnRedis, type OwnRedis } from "./helpers/redisServer";
+import { signToken } from "../server/auth";
 import {
-  clientFor, freePort, freePortRange, ROOT, sleep, startServerProcess, uniqueId, until, waitFor, type ServerProcess, type Who,
+  clientFor, freePort, freePortRange, ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess, type Who,
 } from "./helpers/server";
 
 const run = promisify(execFile);
@@ -87,10 +89,12 @@ async function hostOf(redisUrl: string, roomId: string): Promise<{ processId: st
 
 const portOf = (address: string) => Number(address.split(":").pop());
 
-describe("cluster: Redis presence and matchmaking, one actor per room", function () {
+// the system of record is PostgreSQL (a fresh database per run); Redis gives presence and matchmaking
+describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor per room", function () {
   this.timeout(120_000);
   const IDLE_MS = 6_000;
   let redis: OwnRedis;
+  let database: FreshDatabase;
   let nodes: ServerProcess[] = [];
   const members: Member[] = [];
   const alive = () => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
@@ -98,6 +102,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
 
   const env = () => ({
     REDIS_URL: redis.url,
+    DATABASE_URL: database.url,
     CONVERSATION_IDLE_MS: String(IDLE_MS),
     SWEEP_INTERVAL_MS: "300",
     COLYSEUS_PRESENCE_SHORT_TIMEOUT: "1000",
@@ -113,6 +118,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
 
   before(async () => {
     redis = await startOwnRedis();
+    database = await freshDatabase("cc_cluster_test");
     for (let i = 0; i < 3; i++) { await startNode(); }
   });
 
@@ -121,6 +127,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
   after(async () => {
     await Promise.all(nodes.map((n) => n.kill()));
     await redis?.stop();
+    await database?.drop();
   });
 
   it("50 rooms x 6 concurrent joins through 3 processes, slow actor start: one actor per room, every client in it", async () => {
@@ -224,7 +231,7 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
     customer.room.onLeave.clear(); // this customer does not come back
     await victim.kill();
 
-    const store = RedisStore.connect(redis.url);
+    const store = await PostgresStore.connect({ url: database.url, poolSize: 2 });
     try {
       const room = await store.getRoom(roomId);
       const deadline = room!.lastActivityAt + IDLE_MS;
@@ -252,6 +259,28 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
     }
   });
 
+  it("erasure through one node closes the customer's actor on another, and the room starts empty", async () => {
+    while (alive().length < 3) { await startNode(); }
+    const customerId = uniqueId("e");
+    const customer = new Member({ sub: customerId, role: "customer" }, urls, "contact_center", { channel: { type: "web" } });
+    await customer.join();
+    await customer.send("to be forgotten");
+    const host = await hostOf(redis.url, `cc-${customerId}`);
+    const other = alive().find((n) => `127.0.0.1:${n.port}` !== host!.publicAddress)!;
+    const closed = new Promise<number>((resolve) => customer.room.onLeave((code) => resolve(code)));
+    const app = await signToken(TEST_SECRET, { sub: "crm", role: "app" });
+    const res = await fetch(`${other.url}/api/customers/${customerId}`, { method: "DELETE", headers: { authorization: `Bearer ${app}` } });
+    const body = await res.json() as any;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual([body.erased.rooms, body.erased.messages], [1, 1]);
+    assert.equal(await closed, CONSENTED);
+    assert.equal(await hostOf(redis.url, `cc-${customerId}`), null, "no actor left");
+    const again = await (await clientFor(other.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", {});
+    assert.equal((await again.request("history", { after: 0 })).messages?.length ?? 0, 0);
+    assert.equal((await again.request("send", { id: uniqueId("m"), text: "new start" })).seq, 1);
+    await again.leave();
+  });
+
   it("SIGTERM: the process stops, its clients rejoin elsewhere, and nothing is lost", async () => {
     while (alive().length < 3) { await startNode(); }
     const customerId = uniqueId("g");
@@ -273,7 +302,8 @@ describe("cluster: Redis presence and matchmaking, one actor per room", function
   });
 });
 
-describe("cluster: a Redis restart during traffic", function () {
+// on the Redis store on purpose: Redis down is then the store down too
+describe("cluster: a Redis restart during traffic (Redis store)", function () {
   this.timeout(60_000);
   let redis: OwnRedis;
   let node: ServerProcess;
@@ -335,13 +365,15 @@ describe("cluster: a Redis restart during traffic", function () {
   });
 });
 
-describe("cluster: PM2", function () {
+describe("cluster: PM2 (PostgreSQL store)", function () {
   this.timeout(90_000);
   let redis: OwnRedis;
+  let database: FreshDatabase;
   const pm2Home = `/tmp/cc-pm2-${process.pid}`;
 
-  before(async () => { redis = await startOwnRedis(); });
+  before(async () => { redis = await startOwnRedis(); database = await freshDatabase("cc_cluster_pm2_test"); });
   after(async () => {
+    await database?.drop();
     await run("npx", ["pm2", "kill"], { cwd: ROOT, env: { ...process.env, PM2_HOME: pm2Home } }).catch(() => {});
     fs.rmSync(pm2Home, { recursive: true, force: true });
     await redis?.stop();
@@ -351,7 +383,7 @@ describe("cluster: PM2", function () {
     const basePort = await freePortRange(2);
     const env = {
       ...process.env, PM2_HOME: pm2Home, INSTANCES: "2", BASE_PORT: String(basePort), PUBLIC_HOST: "127.0.0.1",
-      REDIS_URL: redis.url, AUTH_SECRET: "test-secret-for-the-test-suite-only-0123456789", NODE_ENV: "test",
+      REDIS_URL: redis.url, DATABASE_URL: database.url, AUTH_SECRET: "test-secret-for-the-test-suite-only-0123456789", NODE_ENV: "test",
     };
     await run("npm", ["run", "cluster"], { cwd: ROOT, env, timeout: 60_000 });
     const ports = [basePort, basePort + 1];

@@ -920,12 +920,12 @@ describe("SqliteStore", function () {
       const file = path.join(dir, "migrations.sqlite");
       const one = new SqliteStore(file);
       const two = new SqliteStore(file);
-      assert.deepEqual(one.appliedMigrations(), [1]);
-      assert.deepEqual(two.appliedMigrations(), [1]);
+      assert.deepEqual(one.appliedMigrations(), [1, 2]);
+      assert.deepEqual(two.appliedMigrations(), [1, 2]);
       await one.close();
       await two.close();
       const again = new SqliteStore(file);
-      assert.deepEqual(again.appliedMigrations(), [1]);
+      assert.deepEqual(again.appliedMigrations(), [1, 2]);
       await again.close();
     });
 
@@ -941,9 +941,9 @@ describe("SqliteStore", function () {
         child.stderr.on("data", (d) => { out += d; });
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
       });
-      assert.deepEqual(await Promise.all([run(), run()]), ["[1]", "[1]"]);
+      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2]", "[1,2]"]);
       const store = new SqliteStore(file);
-      assert.deepEqual(store.appliedMigrations(), [1]);
+      assert.deepEqual(store.appliedMigrations(), [1, 2]);
       await store.close();
     });
 
@@ -1013,8 +1013,8 @@ describe("PostgresStore", function () {
       const stores = await Promise.all(range(1, 4).map(() => PostgresStore.connect({ url: urlOf(db), poolSize: 2 })));
       const pool = new pg.Pool({ connectionString: urlOf(db), max: 1 });
       try {
-        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1]);
-        assert.deepEqual(await migrate(pool), [1], "applying again changes nothing");
+        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2]);
+        assert.deepEqual(await migrate(pool), [1, 2], "applying again changes nothing");
         const { roomId } = await stores[0].createRoom(roomRecord());
         assert.ok(await stores[3].getRoom(roomId));
       } finally {

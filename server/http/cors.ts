@@ -26,7 +26,7 @@ export function corsHeadersFor(path: string, origin: string | undefined, allowed
   return {
     "Access-Control-Allow-Origin": any ? "*" : origin!,
     "Access-Control-Allow-Headers": "Content-Type, Authorization",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Max-Age": "600",
     ...(any ? {} : { Vary: "Origin" }),
   };

@@ -7,7 +7,7 @@ import { ChatError } from "../errors";
  * answers a refusal with its code and a failure as `unavailable`. Messages keep the
  * wording the memory and Redis stores have always used.
  */
-export type StoreErrorKind = "conflict" | "not_found" | "unavailable";
+export type StoreErrorKind = "conflict" | "not_found" | "unavailable" | "unsupported";
 
 export class StoreError extends ChatError {
   constructor(public readonly kind: StoreErrorKind, message: string, options?: { cause?: unknown }) {
@@ -29,3 +29,7 @@ export function unavailable(err: unknown): StoreError {
   const message = err instanceof Error ? err.message : String(err);
   return new StoreError("unavailable", `storage is unavailable: ${message}`, { cause: err });
 }
+
+/** A feature this store does not offer (docs/storage.md): retrying will not help. */
+export const unsupported = (store: string, feature: string) =>
+  new StoreError("unsupported", `the ${store} store does not support ${feature} (use PostgreSQL or SQLite, docs/storage.md)`);

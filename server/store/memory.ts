@@ -2,13 +2,16 @@ import { conversationEnded, conversationNotActive, conversationNotFound, otherCo
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  RoomKind,
 } from "./types";
 import { fillSeq } from "./types";
+import { MemoryRecords } from "./memoryRecords";
+import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 
 /** Deep copy, so callers can never mutate what the store holds (as with Redis). */
 const copy = <T>(value: T): T => structuredClone(value);
 
-interface RoomData {
+export interface RoomData {
   record: RoomRecord;
   conversations: Map<string, ConversationRecord>;
   /** ended conversation ids, oldest first */
@@ -20,8 +23,9 @@ interface RoomData {
 
 /** The embedded node's store: everything in this process, nothing survives it. */
 export class MemoryStore implements RoomStore {
-  private rooms = new Map<string, RoomData>();
-  private deadlines = new Map<string, number>();
+  // not private: the record-keeping calls (memoryRecords.ts) work on them too
+  readonly rooms = new Map<string, RoomData>();
+  readonly deadlines = new Map<string, number>();
 
   private room(roomId: string): RoomData {
     const data = this.rooms.get(roomId);
@@ -185,7 +189,7 @@ export class MemoryStore implements RoomStore {
 
   // --- webhook outbox ------------------------------------------------------------
 
-  private outboxes = new Map<string, OutboxEntry[]>();
+  readonly outboxes = new Map<string, OutboxEntry[]>();
   private outboxSeq = 0;
   private outboxLeases = new Map<string, { owner: string; until: number }>();
 
@@ -229,6 +233,17 @@ export class MemoryStore implements RoomStore {
     if (this.outboxLeases.get(roomId)?.owner === owner) { this.outboxLeases.delete(roomId); }
   }
 
+
+  // --- records (memoryRecords.ts) --------------------------------------------------
+
+  private records = new MemoryRecords(this);
+  purgeEnded(kind: RoomKind, endedBefore: number, limit: number) { return this.records.purgeEnded(kind, endedBefore, limit); }
+  customerRooms(customerId: string) { return this.records.customerRooms(customerId); }
+  eraseCustomer(customerId: string) { return this.records.eraseCustomer(customerId); }
+  exportCustomer(customerId: string) { return this.records.exportCustomer(customerId); }
+  searchMessages(query: SearchQuery) { return this.records.searchMessages(query); }
+  appendAudit(entry: Omit<AuditEntry, "id">) { return this.records.appendAudit(entry); }
+  readAudit(query: AuditQuery) { return this.records.readAudit(query); }
 
   async close() { /* nothing to release */ }
 }

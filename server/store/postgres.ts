@@ -5,13 +5,15 @@ import {
   conversationEnded, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
 import { migrate, openPool } from "./postgresDb";
+import * as records from "./postgresRecords";
+import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
   CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
-  OutboxEvents, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEvents, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
@@ -279,6 +281,16 @@ export class PostgresStore implements RoomStore {
   async releaseOutbox(roomId: string, owner: string) {
     await this.q("DELETE FROM cc_outbox_leases WHERE room_id = $1 AND owner = $2", [roomId, owner]);
   }
+
+  // --- retention, erasure, export, search, audit (postgresRecords.ts) ------------------
+
+  purgeEnded(kind: RoomKind, endedBefore: number, limit: number) { return this.tx((c) => records.purgeEnded(c, kind, endedBefore, limit)); }
+  customerRooms(customerId: string) { return this.tx((c) => records.customerRooms(c, customerId)); }
+  eraseCustomer(customerId: string) { return this.tx((c) => records.eraseCustomer(c, customerId)); }
+  exportCustomer(customerId: string) { return this.tx((c) => records.exportCustomer(c, customerId)); }
+  searchMessages(query: SearchQuery) { return this.tx((c) => records.searchMessages(c, query)); }
+  appendAudit(entry: Omit<AuditEntry, "id">) { return this.tx((c) => records.appendAudit(c, entry)); }
+  readAudit(query: AuditQuery) { return this.tx((c) => records.readAudit(c, query)); }
 
   async close() {
     // appends already submitted still commit before the pool goes

@@ -9,6 +9,9 @@ import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
+import { unsupported } from "./errors";
+import type { AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery } from "./recordTypes";
+import type { RoomKind } from "./types";
 
 /*
  * Key layout (P = prefix, default "cc:"); every key of one room carries the hash
@@ -284,6 +287,18 @@ export class RedisStore implements RoomStore {
     await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
+
+  // --- records: refused (docs/storage.md "What the Redis store does not do") -----------
+  // Each needs an index the Redis layout lacks (rooms by kind and end time, rooms and
+  // messages by customer, words): kept up to date they would double every append's cost.
+
+  async purgeEnded(_kind: RoomKind, _endedBefore: number, _limit: number): Promise<PurgeResult> { throw unsupported("Redis", "retention"); }
+  async customerRooms(_customerId: string): Promise<string[]> { throw unsupported("Redis", "erasure and export"); }
+  async eraseCustomer(_customerId: string): Promise<ErasureResult> { throw unsupported("Redis", "erasure"); }
+  async exportCustomer(_customerId: string): Promise<CustomerExport> { throw unsupported("Redis", "export"); }
+  async searchMessages(_query: SearchQuery): Promise<SearchHit[]> { throw unsupported("Redis", "transcript search"); }
+  async appendAudit(_entry: Omit<AuditEntry, "id">): Promise<AuditEntry> { throw unsupported("Redis", "the audit log"); }
+  async readAudit(_query: AuditQuery): Promise<AuditEntry[]> { throw unsupported("Redis", "the audit log"); }
 
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }

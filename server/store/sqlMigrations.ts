@@ -83,8 +83,79 @@ CREATE TABLE cc_team_queues (
 );
 `;
 
+/** Shared by both dialects: erasure finds a customer's messages by sender, the purge finds old ended conversations. */
+const recordTables = (big: string, id: string) => `
+CREATE INDEX cc_messages_sender ON cc_messages (sender_id);
+CREATE INDEX cc_conversations_ended ON cc_conversations (ended_at) WHERE state = 'ended';
+CREATE TABLE cc_audit (
+  id ${id},
+  at ${big} NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  subject text NOT NULL,
+  detail text NOT NULL
+);
+CREATE INDEX cc_audit_subject ON cc_audit (subject, id);
+`;
+
+/*
+ * SQLite search: an FTS5 table kept in step with cc_messages by triggers, so it is
+ * written in the append's own transaction. Its rowid comes from cc_message_search_ids
+ * (an INTEGER PRIMARY KEY, which VACUUM never renumbers, unlike cc_messages' implicit rowid).
+ */
+const SQLITE_RECORDS = recordTables("integer", "integer PRIMARY KEY AUTOINCREMENT") + `
+CREATE TABLE cc_message_search_ids (
+  id integer PRIMARY KEY AUTOINCREMENT,
+  room_id text NOT NULL,
+  seq integer NOT NULL,
+  UNIQUE (room_id, seq)
+);
+CREATE VIRTUAL TABLE cc_message_search USING fts5(text, at UNINDEXED, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TRIGGER cc_messages_search_insert AFTER INSERT ON cc_messages BEGIN
+  INSERT INTO cc_message_search_ids (room_id, seq) VALUES (new.room_id, new.seq);
+  INSERT INTO cc_message_search (rowid, text, at) VALUES (last_insert_rowid(), json_extract(new.data, '$.text'), json_extract(new.data, '$.at'));
+END;
+CREATE TRIGGER cc_messages_search_delete AFTER DELETE ON cc_messages BEGIN
+  DELETE FROM cc_message_search WHERE rowid = (SELECT id FROM cc_message_search_ids WHERE room_id = old.room_id AND seq = old.seq);
+  DELETE FROM cc_message_search_ids WHERE room_id = old.room_id AND seq = old.seq;
+END;
+CREATE TRIGGER cc_messages_search_update AFTER UPDATE OF data ON cc_messages BEGIN
+  UPDATE cc_message_search SET text = json_extract(new.data, '$.text'), at = json_extract(new.data, '$.at')
+    WHERE rowid = (SELECT id FROM cc_message_search_ids WHERE room_id = new.room_id AND seq = new.seq);
+END;
+INSERT INTO cc_message_search_ids (room_id, seq) SELECT room_id, seq FROM cc_messages ORDER BY room_id, seq;
+INSERT INTO cc_message_search (rowid, text, at)
+  SELECT k.id, json_extract(m.data, '$.text'), json_extract(m.data, '$.at') FROM cc_messages m JOIN cc_message_search_ids k ON k.room_id = m.room_id AND k.seq = m.seq;
+`;
+
+/*
+ * PostgreSQL search: a tsvector column (config 'simple': no stemming, any language)
+ * and the send time, both filled by a BEFORE trigger from the JSON body in the
+ * append's own statement, with a GIN index. jsonb refuses the escape \u0000 that our
+ * JSON text may hold (a NUL in a text), so the trigger reads a copy with \ufffd in
+ * its place: the stored body stays byte for byte.
+ */
+const POSTGRES_RECORDS = recordTables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + `
+ALTER TABLE cc_messages ADD COLUMN search tsvector, ADD COLUMN sent_at bigint;
+CREATE FUNCTION cc_messages_search() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  body jsonb;
+BEGIN
+  body := replace(NEW.data, '\\u0000', '\\ufffd')::jsonb;
+  NEW.search := to_tsvector('simple', coalesce(body->>'text', ''));
+  NEW.sent_at := floor((body->>'at')::double precision)::bigint;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER cc_messages_search BEFORE INSERT OR UPDATE OF data ON cc_messages FOR EACH ROW EXECUTE FUNCTION cc_messages_search();
+UPDATE cc_messages SET data = data;
+CREATE INDEX cc_messages_search_gin ON cc_messages USING gin (search);
+CREATE INDEX cc_messages_sent_at ON cc_messages (sent_at);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
+  { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
 ];
 
 /**
@@ -128,4 +199,5 @@ $fn$;
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
+  { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
 ];

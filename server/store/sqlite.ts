@@ -3,13 +3,15 @@ import {
 } from "./errors";
 import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
 import * as side from "./sqliteSide";
+import * as records from "./sqliteRecords";
+import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
   CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
-  QueuedRequest, RoomRecord, RoomStore,
+  QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
 
@@ -272,6 +274,16 @@ export class SqliteStore implements RoomStore {
   pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }
   leaseOutbox(roomId: string, owner: string, ttlMs: number) { return this.run(() => side.leaseOutbox(this.db, roomId, owner, ttlMs)); }
   releaseOutbox(roomId: string, owner: string) { return this.run(() => side.releaseOutbox(this.db, roomId, owner)); }
+
+  // --- retention, erasure, export, search, audit (sqliteRecords.ts) --------------------
+
+  purgeEnded(kind: RoomKind, endedBefore: number, limit: number) { return this.run(() => records.purgeEnded(this.db, kind, endedBefore, limit)); }
+  customerRooms(customerId: string) { return this.run(() => records.customerRooms(this.db, customerId)); }
+  eraseCustomer(customerId: string) { return this.run(() => records.eraseCustomer(this.db, customerId)); }
+  exportCustomer(customerId: string) { return this.run(() => records.exportCustomer(this.db, customerId)); }
+  searchMessages(query: SearchQuery) { return this.run(() => records.searchMessages(this.db, query)); }
+  appendAudit(entry: Omit<AuditEntry, "id">) { return this.run(() => records.appendAudit(this.db, entry)); }
+  readAudit(query: AuditQuery) { return this.run(() => records.readAudit(this.db, query)); }
 
   async close() {
     this.flush();

@@ -8,6 +8,8 @@ export type RoomKind = "contact_center" | "private" | "team";
 export type Role = "customer" | "agent" | "supervisor" | "bot" | "app";
 export type MessageKind = "text" | "note" | "event";
 
+import type { AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery } from "./recordTypes";
+
 /** The permanent record of a room. It outlives every actor that serves it. */
 export interface RoomRecord {
   roomId: string;
@@ -223,4 +225,24 @@ export interface RoomStore {
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
 
   close(): Promise<void>;
+
+  // --- records: retention, erasure, export, search, audit (docs/storage.md) --------
+  // The Redis store refuses these with StoreError kind "unsupported" (docs/storage.md).
+  /**
+   * Removes up to `limit` ended conversations of rooms of `kind` that ended before
+   * `endedBefore`, with their messages (and so their idempotency keys); never an
+   * active conversation. A room left with no conversation and no activity since
+   * `endedBefore` goes too. Call again while it returns `limit` conversations.
+   */
+  purgeEnded(kind: RoomKind, endedBefore: number, limit: number): Promise<PurgeResult>;
+  /** Ids of the rooms that list `customerId` among their customers. */
+  customerRooms(customerId: string): Promise<string[]>;
+  /** Erases one customer, atomically (docs/storage.md "Erasure"). */
+  eraseCustomer(customerId: string): Promise<ErasureResult>;
+  exportCustomer(customerId: string): Promise<CustomerExport>;
+  /** Messages (notes included) matching every word of `q`, newest first. */
+  searchMessages(query: SearchQuery): Promise<SearchHit[]>;
+  appendAudit(entry: Omit<AuditEntry, "id">): Promise<AuditEntry>;
+  /** Newest first. */
+  readAudit(query: AuditQuery): Promise<AuditEntry[]>;
 }

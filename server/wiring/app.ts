@@ -23,6 +23,8 @@ import { budgetsFor } from "../policy/budgets";
 import { createStore, describeStore } from "../store";
 import type { RoomStore } from "../store/types";
 import { createWebhooks } from "../webhooks";
+import { RetentionJob } from "../cluster/retention";
+import { mountRecordsApi } from "../http/recordsApi";
 
 export interface RunningServer {
   server: Server;
@@ -83,6 +85,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mountHealth(app, redis);
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
+      mountRecordsApi(app, services); // erasure, export, search, audit
       mountWeb(app, config);
       app.use(jsonNotFound(), jsonErrors());
     },
@@ -98,6 +101,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
+  const retention = new RetentionJob(store, config.retentionMs, config.retentionIntervalMs); // server/cluster/retention.ts
+  await retention.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
 
   return {
@@ -105,6 +110,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     store,
     async stop() {
       sweeper.stop();
+      await retention.stop();
       metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
