@@ -5,6 +5,7 @@ import {
   conversationEnded, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
 import { migrate, openPool } from "./postgresDb";
+import { conversationSaveBatcher, deadlineBatcher } from "./postgresSide";
 import * as records from "./postgresRecords";
 import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
@@ -47,9 +48,14 @@ export interface PostgresOptions {
  */
 export class PostgresStore implements RoomStore {
   private readonly lanes: Batcher<Append, AppendResult>[];
+  /** idle deadlines and participant flushes, batched too (server/store/postgresSide.ts) */
+  private readonly deadlines: ReturnType<typeof deadlineBatcher>;
+  private readonly saves: ReturnType<typeof conversationSaveBatcher>;
 
   private constructor(private readonly pool: pg.Pool, maxBatch: number, lanes: number) {
     this.lanes = Array.from({ length: lanes }, () => new Batcher<Append, AppendResult>((items) => appendBatch(this.pool, items), maxBatch));
+    this.deadlines = deadlineBatcher(pool);
+    this.saves = conversationSaveBatcher(pool);
   }
 
   /** Connects, applies missing migrations (one node at a time), and returns the store. */
@@ -145,9 +151,7 @@ export class PostgresStore implements RoomStore {
   }
 
   async saveConversation(conv: ConversationRecord) {
-    const { rowCount } = await this.q("UPDATE cc_conversations SET participants = $3, channel_sessions = $4 WHERE room_id = $1 AND id = $2",
-      [conv.roomId, conv.id, JSON.stringify(conv.participants), JSON.stringify(conv.channelSessions)]);
-    if (rowCount === 0) { throw conversationNotFound(conv.id); }
+    await this.saves.submit(conv);
   }
 
   async endConversation(conv: ConversationRecord, events: OutboxEvents = []) {
@@ -212,11 +216,11 @@ export class PostgresStore implements RoomStore {
   // --- idle deadlines, leases, queues --------------------------------------------------
 
   async setIdleDeadline(roomId: string, deadline: number) {
-    await this.q("INSERT INTO cc_idle_deadlines (room_id, deadline) VALUES ($1, $2) ON CONFLICT (room_id) DO UPDATE SET deadline = excluded.deadline", [roomId, deadline]);
+    await this.deadlines.submit({ roomId, deadline });
   }
 
   async clearIdleDeadline(roomId: string) {
-    await this.q("DELETE FROM cc_idle_deadlines WHERE room_id = $1", [roomId]);
+    await this.deadlines.submit({ roomId, deadline: null });
   }
 
   /** Earliest deadline first. */
@@ -294,7 +298,7 @@ export class PostgresStore implements RoomStore {
 
   async close() {
     // appends already submitted still commit before the pool goes
-    while (!this.lanes.every((lane) => lane.idle)) { await new Promise((r) => setTimeout(r, 5)); }
+    while (![...this.lanes, this.deadlines, this.saves].every((batcher) => batcher.idle)) { await new Promise((r) => setTimeout(r, 5)); }
     await this.pool.end();
   }
 }
