@@ -34,7 +34,8 @@ export async function startServerProcess(env: Record<string, string> = {}, port?
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 15_000);
+    // a server that never says it listens is not left running behind the failed test
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`server did not start in time:\n${out}`)); }, 15_000);
     const check = () => {
       if (out.includes('"msg":"listening"')) { clearTimeout(timer); resolve(); }
     };
