@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import type { Room } from "@colyseus/sdk";
 import { signToken } from "../server/auth";
 import { cpuShare, cpuTicks, rssMb } from "./helpers/proc";
-import { freshDatabase } from "./helpers/postgres";
+import { freshDatabase } from "./helpers/pg";
 import { flushTestDb, REDIS_TEST_URL } from "./helpers/redis";
 import { clientFor, ROOT, sleep, startServerProcess, TEST_SECRET, uniqueId, type ServerProcess } from "./helpers/server";
 
