@@ -1,6 +1,6 @@
 /**
  * Configuration from the environment, read once at start-up. Names and defaults of
- * the contract's variables come from shared/CONTRACT.md; the rest are documented
+ * the contract's variables are fixed (docs/configuration.md); the rest are documented
  * in docs/configuration.md.
  */
 
