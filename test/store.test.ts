@@ -86,6 +86,21 @@ function ended(conversation: ConversationRecord, endedAt: number, over: Partial<
   };
 }
 
+/** A room with something of every kind under it (past and active conversation, messages, deadline, outbox and its lease), for deleteRoom. */
+async function roomWithEverything(store: RoomStore, outboxOwner: string): Promise<string> {
+  const { roomId } = await store.createRoom(roomRecord());
+  const conversation = conversationRecord(roomId, "conv-1", 1_500);
+  await store.startConversation(conversation);
+  await store.appendMessage(roomId, newMessage("conv-1", "m1"));
+  await store.endConversation(ended(conversation, 3_000));
+  await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+  await store.appendMessage(roomId, newMessage("conv-2", "m2"));
+  await store.setIdleDeadline(roomId, 10);
+  await store.appendOutbox(roomId, ["{}"]);
+  await store.leaseOutbox(roomId, outboxOwner, 60_000);
+  return roomId;
+}
+
 const seqs = (messages: MessageRecord[]) => messages.map((m) => m.seq);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -782,16 +797,7 @@ describe("RedisStore", function () {
     it("leaves no key of a deleted room behind", async () => {
       const prefix = `${runPrefix}delete:`;
       const store = new RedisStore(client, prefix);
-      const { roomId } = await store.createRoom(roomRecord());
-      const conversation = conversationRecord(roomId, "conv-1", 1_500);
-      await store.startConversation(conversation);
-      await store.appendMessage(roomId, newMessage("conv-1", "m1"));
-      await store.endConversation(ended(conversation, 3_000));
-      await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
-      await store.appendMessage(roomId, newMessage("conv-2", "m2"));
-      await store.setIdleDeadline(roomId, 10);
-      await store.appendOutbox(roomId, ["{}"]);
-      await store.leaseOutbox(roomId, "me", 10_000);
+      const roomId = await roomWithEverything(store, "me");
       await store.deleteRoom(roomId);
       assert.deepEqual(await keysUnder(prefix), []);
     });
@@ -837,16 +843,7 @@ function deleteRoomContract(name: string, makeStore: () => RoomStore | Promise<R
       const keep = await store.createRoom(roomRecord());
       await store.startConversation(conversationRecord(keep.roomId, "conv-1", 1_500));
       await store.appendMessage(keep.roomId, newMessage("conv-1", "m1"));
-      const { roomId } = await store.createRoom(roomRecord());
-      const conversation = conversationRecord(roomId, "conv-1", 1_500);
-      await store.startConversation(conversation);
-      await store.appendMessage(roomId, newMessage("conv-1", "m1"));
-      await store.endConversation(ended(conversation, 3_000));
-      await store.startConversation(conversationRecord(roomId, "conv-2", 4_000));
-      await store.appendMessage(roomId, newMessage("conv-2", "m2"));
-      await store.setIdleDeadline(roomId, 10);
-      await store.appendOutbox(roomId, ["{}"]);
-      await store.leaseOutbox(roomId, "owner-1", 60_000);
+      const roomId = await roomWithEverything(store, "owner-1");
 
       await store.deleteRoom(roomId);
       await store.deleteRoom(roomId); // again: nothing to do
