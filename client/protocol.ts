@@ -5,7 +5,7 @@
  * for its shape.
  */
 
-export type Role = "customer" | "agent" | "supervisor" | "bot" | "app";
+export type Role = "customer" | "agent" | "supervisor" | "bot" | "app" | "connector";
 
 /** One stored message as the library delivers it: the state's or history's row, plain. */
 export interface ChatMessage {

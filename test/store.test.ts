@@ -709,6 +709,29 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
     });
 
+    describe("channel addresses", () => {
+      it("maps an unknown address to the given customer once, then always answers the stored one", async () => {
+        const address = `+1555${randomUUID().slice(0, 8)} "ü" \\`;
+        assert.equal(await store.resolveChannelAddress("whatsapp", address, "cust-a"), "cust-a");
+        assert.equal(await store.resolveChannelAddress("whatsapp", address, "cust-b"), "cust-a", "a known address keeps its customer");
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-c"), "cust-c", "addresses are per channel type");
+      });
+
+      it("gives concurrent first messages from one address one customer", async () => {
+        const address = `a-${randomUUID()}@example.test`;
+        const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => store.resolveChannelAddress("email", address, `cust-${i}`)));
+        assert.equal(new Set(answers).size, 1);
+      });
+
+      it("links an address to another customer, replacing the mapping", async () => {
+        const address = `b-${randomUUID()}@example.test`;
+        await store.linkChannelAddress("email", address, "cust-web");
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-new"), "cust-web", "a linked address is known");
+        await store.linkChannelAddress("email", address, "cust-other");
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-new"), "cust-other");
+      });
+    });
+
     describe("leases and team queues", () => {
       it("grants a lease to one caller until it expires", async () => {
         const name = `lease-${randomUUID()}`;
