@@ -5,6 +5,7 @@ import { RequestError } from "../server/errors";
 import { guardStore } from "../server/store/guard";
 import type { MessageKind, MessageRecord } from "../server/store/types";
 import { messageStoredEvent } from "../server/webhooks/events";
+import { channelDeliveries } from "./channels";
 import type { RoomContext } from "./context";
 import type { Conversation } from "./Conversation";
 import { messageState } from "./mapping";
@@ -42,6 +43,8 @@ export class Transcript {
       senderName: identity.name, kind: entry.kind, text: entry.text, at: Date.now(),
     };
     const events = room.services.webhooks.enabled ? [messageStoredEvent(room.roomId, message)] : [];
+    // staff messages to the customer's connector sessions, durable with the message (docs/channels.md)
+    events.push(...channelDeliveries(room, conversation, message));
     const { message: stored, duplicate } = await guardStore(
       () => room.services.store.appendMessage(room.roomId, message, events), { roomId: room.roomId });
     if (!duplicate) {

@@ -22,6 +22,11 @@ export function conversationRecord(roomId: string, conversation: ConversationSta
     channelSessions: [...conversation.channelSessions.values()].map((s): ChannelSessionRecord => ({
       id: s.id, customerId: s.customerId, type: s.type, address: s.address,
       startedAt: s.startedAt, endedAt: s.endedAt, state: s.state as ChannelSessionRecord["state"],
+      // a connector's session carries its delivery status (docs/channels.md); an SDK one keeps its old shape
+      ...(s.via === "connector" ? {
+        via: "connector" as const, context: s.context, lastActivityAt: s.lastActivityAt, sentSeq: s.sentSeq,
+        deliveredSeq: s.deliveredSeq, readSeq: s.readSeq, failedSeq: s.failedSeq, failedReason: s.failedReason,
+      } : {}),
     })),
   };
 }

@@ -24,6 +24,18 @@ export class ChannelSessionState extends Schema {
   @type("number") startedAt = 0;
   @type("number") endedAt = 0;
   @type("string") state = "active";
+  /** "connector": a channel connector's session (docs/channels.md); "" for an SDK connection */
+  @type("string") via = "";
+  /** delivery status reported by the connector: highest seq sent, delivered, read */
+  @type("number") sentSeq = 0;
+  @type("number") deliveredSeq = 0;
+  @type("number") readSeq = 0;
+  /** the latest failed delivery on this session (0 when none) and why */
+  @type("number") failedSeq = 0;
+  @type("string") failedReason = "";
+  /** server-only: the connector's thread data and the last inbound message's time */
+  context = "";
+  lastActivityAt = 0;
 }
 
 export class MessageState extends Schema {

@@ -83,6 +83,7 @@ export async function resolveJoin(
 async function resolveRoom(
   roomName: string, identity: Identity, options: any, store: RoomStore, config: PolicyConfig,
 ): Promise<Omit<ResolvedJoin, "monitor">> {
+  if (identity.role === "connector") { forbid("connectors use the connector API, not rooms"); }
   const channel = parseChannel(identity, options);
   switch (roomName) {
     case "contact_center": {
@@ -190,6 +191,14 @@ export function acceptRefusal(identity: Identity, request: { targetUserId: strin
   if (identity.role === "bot" && !request.forBot && !request.targetUserId) { return "bots take the requests for bots"; }
   if (request.forBot && identity.role !== "bot" && !request.escalated) { return "the team's bot takes this request first"; }
   return null;
+}
+
+/**
+ * The connector row: a connector acts only for the channel types in its token's
+ * `channels` claim (server/channels/http.ts); no other role uses the connector API.
+ */
+export function mayUseChannel(identity: Identity, type: string): boolean {
+  return identity.role === "connector" && (identity.channels ?? []).includes(type);
 }
 
 /** Who sees agent notes in state and history. */

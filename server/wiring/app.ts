@@ -25,6 +25,7 @@ import type { RoomStore } from "../store/types";
 import { createWebhooks } from "../webhooks";
 import { RetentionJob } from "../cluster/retention";
 import { mountRecordsApi } from "../http/recordsApi";
+import { mountConnectorApi, reportGivenUp } from "../channels/http";
 
 export interface RunningServer {
   server: Server;
@@ -62,7 +63,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   store = await createStore(config, redis);
   logger.info({ store: describeStore(config.databaseUrl) }, "store open");
 
-  const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks/
+  // webhooks and channel deliveries: outbox in the store, see server/webhooks/ and server/channels/
+  const webhooks = createWebhooks(config, store, reportGivenUp);
   const services: Services = {
     config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis),
     // one registry per process: every room on it charges the same per-user buckets
@@ -86,6 +88,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
       mountRecordsApi(app, services); // erasure, export, search, audit
+      mountConnectorApi(app, services); // channel connectors (docs/channels.md)
       mountWeb(app, config);
       app.use(jsonNotFound(), jsonErrors());
     },
