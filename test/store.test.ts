@@ -730,6 +730,19 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await store.linkChannelAddress("email", address, "cust-other");
         assert.equal(await store.resolveChannelAddress("email", address, "cust-new"), "cust-other");
       });
+
+      it("forgets an erased customer's addresses (stores with erasure)", async () => {
+        const address = `c-${randomUUID()}@example.test`;
+        const customer = `cust-${randomUUID().slice(0, 8)}`;
+        await store.linkChannelAddress("email", address, customer);
+        try {
+          await store.eraseCustomer(customer);
+        } catch (e) {
+          if (e instanceof StoreError && e.kind === "unsupported") { return; } // Redis: no erasure (docs/storage.md)
+          throw e;
+        }
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-after"), "cust-after");
+      });
     });
 
     describe("leases and team queues", () => {
