@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ChannelSessionState, type ConversationState } from "../schema/ChatState";
 import type { Identity } from "../server/auth";
 import { channelMessageEvent } from "../server/channels/events";
+import { plainFallback } from "../server/channels/rich";
 import { applyStatus, channelIdleMs, goesOut, isConnectorSession, sessionIdle, type DeliveryStatus } from "../server/channels/rules";
 import { logger } from "../server/logger";
 import { guardStore } from "../server/store/guard";
@@ -21,6 +22,8 @@ export interface ChannelInbound {
   text: string;
   /** the connector's thread data for this session, when it sent any */
   context?: string;
+  /** files the customer sent, uploaded by the connector for this customer (server/attachments/) */
+  attachments?: string[];
 }
 
 export interface ChannelReport {
@@ -61,7 +64,9 @@ export class ChannelSessions {
       const session = this.open(conversation, input, identity);
       await this.conversation.save();
       const before = this.room.state.lastSeq;
-      const stored = await this.conversation.transcript.append(identity, { id: input.messageKey, kind: "text", text: input.text }, { asParticipant: true });
+      const stored = await this.conversation.transcript.append(identity, {
+        id: input.messageKey, kind: "text", text: input.text, ...(input.attachments?.length ? { attachments: input.attachments } : {}),
+      }, { asParticipant: true });
       return { conversationId: stored.conversationId, sessionId: session.id, seq: stored.seq, duplicate: stored.seq <= before };
     });
   }
@@ -134,13 +139,19 @@ export class ChannelSessions {
 export function channelDeliveries(room: RoomContext, conversation: ConversationState, message: NewMessage): string[] {
   if (!goesOut(message)) { return []; }
   const events: string[] = [];
+  const { attachments, config } = room.services;
+  // URLs that last through the outbox's retries: the connector, or its provider, fetches them
+  const extras = {
+    attachments: (message.attachments ?? []).map((ref) => ({ ...ref, url: attachments.url(room.roomId, ref.id, config.attachmentDeliveryUrlTtlSeconds).url })),
+    fallbackText: plainFallback(message.text, message.rich),
+  };
   for (const session of conversation.channelSessions.values()) {
     if (!isConnectorSession(session)) { continue; }
     if (!room.services.config.connectorUrls[session.type]) {
       session.failedReason = `no connector endpoint for channel ${session.type}`;
       continue;
     }
-    events.push(channelMessageEvent(room.roomId, message, { sessionId: session.id, type: session.type, address: session.address, context: session.context }));
+    events.push(channelMessageEvent(room.roomId, message, { sessionId: session.id, type: session.type, address: session.address, context: session.context }, extras));
   }
   return events;
 }

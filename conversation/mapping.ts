@@ -1,5 +1,5 @@
 import type { StateView } from "@colyseus/schema";
-import { ChannelSessionState, ConversationState, MessageState, ParticipantState } from "../schema/ChatState";
+import { AttachmentState, ChannelSessionState, ConversationState, MessageState, ParticipantState } from "../schema/ChatState";
 import type { ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord } from "../server/store/types";
 
 /**
@@ -59,6 +59,12 @@ export function messageState(message: MessageRecord): MessageState {
   state.kind = message.kind;
   state.text = message.text;
   state.at = message.at;
+  for (const ref of message.attachments ?? []) {
+    const attachment = new AttachmentState();
+    Object.assign(attachment, { id: ref.id, name: ref.name, type: ref.type, size: ref.size });
+    state.attachments.push(attachment);
+  }
+  if (message.rich) { state.rich = JSON.stringify(message.rich); }
   return state;
 }
 

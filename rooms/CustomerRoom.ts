@@ -53,7 +53,9 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
    */
   /** A customer's message from a connector (server/channels/http.ts), by a remote room call. */
   async postFromChannel(input: ChannelInbound) {
-    return this.channels.inbound({ ...input, text: checkText(input.text, this.services.config.maxTextCodePoints) });
+    // a file without words (a photo) is a message too
+    const text = input.attachments?.length && !input.text.trim() ? "" : checkText(input.text, this.services.config.maxTextCodePoints);
+    return this.channels.inbound({ ...input, text });
   }
 
   /** A delivery status from a connector, or a delivery the outbox gave up on (server/wiring/app.ts). */

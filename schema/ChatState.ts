@@ -38,6 +38,14 @@ export class ChannelSessionState extends Schema {
   lastActivityAt = 0;
 }
 
+/** A file a message carries; its URL comes from the HTTP API (docs/channels.md "Attachments"). */
+export class AttachmentState extends Schema {
+  @type("string") id = "";
+  @type("string") name = "";
+  @type("string") type = "";
+  @type("number") size = 0;
+}
+
 export class MessageState extends Schema {
   @type("number") seq = 0;
   @type("string") id = "";
@@ -47,6 +55,9 @@ export class MessageState extends Schema {
   @type("string") kind = "text";
   @type("string") text = "";
   @type("number") at = 0;
+  @type([AttachmentState]) attachments = new ArraySchema<AttachmentState>();
+  /** quick replies and cards as JSON (docs/channels.md "Rich messages"); "" when none */
+  @type("string") rich = "";
 }
 
 export class ConversationState extends Schema {

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 /**
  * Configuration from the environment, read once at start-up. Names and defaults of
  * the contract's variables are fixed (docs/configuration.md); the rest are documented
@@ -113,6 +114,15 @@ export interface Config {
   channelIdleMs: { byType: Record<string, number>; fallback: number };
   /** connector API requests per second per connector (its token's sub) */
   connectorRequestsPerSecond: number;
+  /** attachments (server/attachments/): `disk:<dir>` or `s3://<bucket>`, the S3 client, URL signing */
+  attachmentsStorage: string;
+  s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  attachmentUrlSecret: string;
+  /** the base of the URLs this server hands out (attachment links), e.g. https://chat.example.com */
+  publicUrl: string;
+  /** lifetime of an attachment URL handed to a reader, and of one in a connector's delivery */
+  attachmentUrlTtlSeconds: number;
+  attachmentDeliveryUrlTtlSeconds: number;
 }
 
 /** `type=value,type=value` pairs (CONNECTOR_URLS, CHANNEL_IDLE_MS); a bare value is the fallback. */
@@ -265,5 +275,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectorSecret: env.CONNECTOR_SECRET ?? "",
     channelIdleMs: channelIdle(env),
     connectorRequestsPerSecond: int(env, "CONNECTOR_REQUESTS_PER_SECOND", 200, 1),
+    attachmentsStorage: env.ATTACHMENTS_STORAGE || "disk:./data/attachments",
+    s3: {
+      endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || "us-east-1",
+      accessKeyId: env.S3_ACCESS_KEY_ID || undefined, secretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,
+      forcePathStyle: env.S3_FORCE_PATH_STYLE === "true",
+    },
+    // a key of its own unless set: derived from AUTH_SECRET, so a URL never doubles as a token
+    attachmentUrlSecret: env.ATTACHMENT_URL_SECRET || createHmac("sha256", authSecret).update("attachment urls").digest("hex"),
+    publicUrl: (env.PUBLIC_URL || `http://${env.PUBLIC_ADDRESS || `localhost:${port}`}`).replace(/\/+$/, ""),
+    attachmentUrlTtlSeconds: int(env, "ATTACHMENT_URL_TTL_SECONDS", 300, 10),
+    attachmentDeliveryUrlTtlSeconds: int(env, "ATTACHMENT_DELIVERY_URL_TTL_SECONDS", 86_400, 60),
   };
 }

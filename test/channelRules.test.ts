@@ -65,3 +65,28 @@ describe("channel rules", () => {
     });
   });
 });
+
+describe("attachment limits and rich fallbacks", () => {
+  it("refuses types a channel does not take and files over its limit", async () => {
+    const { uploadRefusal, cleanFileName, largestUpload } = await import("../server/attachments/limits");
+    assert.equal(uploadRefusal("web", "image/png", 10 * 1024 * 1024), null);
+    assert.equal(uploadRefusal("web", "image/png", 10 * 1024 * 1024 + 1)?.code, "payload_too_large");
+    assert.equal(uploadRefusal("web", "application/x-msdownload", 10)?.code, "invalid_payload");
+    assert.equal(uploadRefusal("whatsapp", "image/png", 5_000_001)?.code, "payload_too_large", "WhatsApp's 5 MB for images");
+    assert.equal(uploadRefusal("sms", "image/png", 100), null, "a channel without a table takes the web's");
+    assert.equal(uploadRefusal("web", "image/png", 0)?.code, "invalid_payload");
+    assert.equal(largestUpload(), 16_000_000);
+    assert.equal(cleanFileName("../../etc/passwd"), "passwd");
+    assert.equal(cleanFileName("C:\\\\x\\\\a\u202e.png\u0000"), "a.png");
+    assert.equal(cleanFileName(".."), "attachment");
+    assert.equal(cleanFileName(undefined), "attachment");
+  });
+
+  it("writes rich content as plain text: cards with their links, quick replies numbered", async () => {
+    const { plainFallback } = await import("../server/channels/rich");
+    assert.equal(plainFallback("hi", undefined), "hi");
+    assert.equal(plainFallback("Pick one:", { quickReplies: [{ id: "a", title: "Yes" }, { id: "b", title: "No" }] }), "Pick one:\n\n1. Yes\n2. No");
+    assert.equal(plainFallback("", { cards: [{ title: "T", subtitle: "S", buttons: [{ id: "x", title: "Open", url: "https://e.example/1" }, { id: "y", title: "Call" }] }] }),
+      "T\nS\nOpen: https://e.example/1\n- Call");
+  });
+});

@@ -709,6 +709,23 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
     });
 
+    describe("message parts", () => {
+      it("keeps a message's attachments and rich content, and leaves them absent when none", async () => {
+        const { roomId } = await roomWithConversation();
+        const attachments = [{ id: "att-1", name: "Ünïcode \"bill\".pdf", type: "application/pdf", size: 1234 }];
+        const rich = { quickReplies: [{ id: "yes", title: "Yes ✓" }], cards: [{ title: "Order 17", buttons: [{ id: "track", title: "Track", url: "https://shop.example/17" }] }] };
+        const first = await store.appendMessage(roomId, newMessage("conv-1", "m1", { attachments, rich }));
+        const plain = await store.appendMessage(roomId, newMessage("conv-1", "m2"));
+        assert.deepEqual([first.message.attachments, first.message.rich], [attachments, rich]);
+        const [a, b] = await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true });
+        assert.deepEqual([a!.attachments, a!.rich], [attachments, rich]);
+        assert.ok(!("attachments" in b!) && !("rich" in b!), "absent, not empty");
+        assert.deepEqual(plain.message, b);
+        const retry = await store.appendMessage(roomId, newMessage("conv-1", "m1", { attachments, rich }));
+        assert.deepEqual(retry, { message: a, duplicate: true });
+      });
+    });
+
     describe("channel addresses", () => {
       it("maps an unknown address to the given customer once, then always answers the stored one", async () => {
         const address = `+1555${randomUUID().slice(0, 8)} "ü" \\`;

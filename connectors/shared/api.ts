@@ -63,8 +63,20 @@ export class ConnectorApi {
   }
 
   /** A customer's message; idempotent on `messageId` (the provider's id). */
-  inbound(message: { address: string; messageId: string; text: string; name?: string; context?: string; teamId?: string }) {
+  inbound(message: { address: string; messageId: string; text: string; name?: string; context?: string; teamId?: string; attachments?: string[] }) {
     return this.post<InboundAnswer>(`/channels/${this.options.type}/messages`, message);
+  }
+
+  /** A file the customer sent on the channel, uploaded for the customer of `address`: its attachment reference. */
+  async upload(address: string, name: string, type: string, data: Buffer) {
+    const query = `address=${encodeURIComponent(address)}&name=${encodeURIComponent(name)}`;
+    const res = await fetch(`${this.options.apiUrl}/api/channels/${this.options.type}/attachments?${query}`, {
+      method: "POST", headers: { "content-type": type, authorization: `Bearer ${await this.token()}` },
+      body: new Uint8Array(data), signal: AbortSignal.timeout(30_000),
+    });
+    const answer = await res.json().catch(() => ({})) as any;
+    if (!res.ok) { throw new ApiError(res.status, answer.code ?? "unknown", answer.message ?? `HTTP ${res.status}`); }
+    return answer as { id: string; name: string; type: string; size: number };
   }
 
   status(report: { roomId: string; sessionId: string; seq: number; status: "sent" | "delivered" | "read" | "failed"; reason?: string }) {
@@ -80,7 +92,14 @@ export interface Delivery {
   conversationId: string;
   at: number;
   channel: { sessionId: string; type: string; address: string; context: string };
-  data: { seq: number; id: string; senderId: string; senderRole: string; senderName: string; kind: string; text: string; at: number };
+  data: {
+    seq: number; id: string; senderId: string; senderRole: string; senderName: string; kind: string; text: string; at: number;
+    /** files, each with a URL valid for ATTACHMENT_DELIVERY_URL_TTL_SECONDS */
+    attachments?: { id: string; name: string; type: string; size: number; url: string }[];
+    /** quick replies and cards, and the plain text to send where they cannot be shown */
+    rich?: { quickReplies?: { id: string; title: string }[]; cards?: { title: string; subtitle?: string; imageUrl?: string; buttons?: { id: string; title: string; url?: string }[] }[] };
+    fallbackText?: string;
+  };
 }
 
 /** The server's signature over `<timestamp>.<raw body>`, checked in constant time, with a replay window. */

@@ -2,7 +2,9 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiError, ConnectorApi, readBody, verifyDelivery, type Delivery } from "../shared/api";
-import { deliveryStatus, failureReason, inboundText, parseCallback, type Callback, type WebhookValue } from "./payloads";
+import {
+  deliveryStatus, failureReason, inboundMedia, inboundText, outboundMediaType, parseCallback, type Callback, type WebhookValue,
+} from "./payloads";
 
 /**
  * The WhatsApp connector (docs/channels.md), a process of its own that uses only the
@@ -49,16 +51,38 @@ function signedByMeta(appSecret: string, header: string | string[] | undefined, 
 
 export async function startWhatsAppConnector(options: WhatsAppConnectorOptions): Promise<WhatsAppConnector> {
   const api = new ConnectorApi({ apiUrl: options.apiUrl, type: "whatsapp", token: options.token, authSecret: options.authSecret });
-  const messagesUrl = `${options.graphUrl}/${options.graphVersion ?? "v21.0"}/${options.phoneNumberId}/messages`;
+  const graph = `${options.graphUrl}/${options.graphVersion ?? "v21.0"}`;
+  const messagesUrl = `${graph}/${options.phoneNumberId}/messages`;
+  const bearer = { authorization: `Bearer ${options.accessToken}` };
+
+  /** An inbound file: its URL from GET /{media-id}, its bytes from that URL (same token), uploaded to the server. */
+  const fetchMedia = async (from: string, media: { id?: string; mime_type?: string; filename?: string }) => {
+    const meta = await fetch(`${graph}/${media.id}`, { headers: bearer, signal: AbortSignal.timeout(10_000) });
+    if (!meta.ok) { throw new Error(`media ${media.id}: ${meta.status}`); }
+    const { url, mime_type: mimeType } = await meta.json() as { url: string; mime_type?: string };
+    const file = await fetch(url, { headers: bearer, signal: AbortSignal.timeout(30_000) });
+    if (!file.ok) { throw new Error(`media ${media.id} download: ${file.status}`); }
+    const type = (mimeType ?? media.mime_type ?? "application/octet-stream").split(";", 1)[0]!;
+    return api.upload(from, media.filename ?? `whatsapp-${media.id}`, type, Buffer.from(await file.arrayBuffer()));
+  };
 
   /** One webhook change; throws when the server could not take it (Meta retries the webhook). */
   const handleChange = async (value: WebhookValue) => {
     for (const message of value.messages ?? []) {
-      const text = inboundText(message);
-      if (!text?.trim()) { continue; }
+      const text = inboundText(message) ?? "";
+      const media = inboundMedia(message);
+      if (!text.trim() && !media) { continue; }
       const name = value.contacts?.find((c) => c.wa_id === message.from)?.profile?.name;
       try {
-        await api.inbound({ address: message.from, messageId: message.id, text, ...(name ? { name } : {}), ...(options.teamId ? { teamId: options.teamId } : {}) });
+        // a file the server refuses (type, size) still leaves its caption, or a note of it
+        const attachment = media ? await fetchMedia(message.from, media).catch((err) => {
+          if (err instanceof ApiError && err.permanent) { return null; }
+          throw err;
+        }) : null;
+        await api.inbound({
+          address: message.from, messageId: message.id, text: text.trim() || (attachment ? "" : `[${message.type} not accepted]`),
+          ...(attachment ? { attachments: [attachment.id] } : {}), ...(name ? { name } : {}), ...(options.teamId ? { teamId: options.teamId } : {}),
+        });
       } catch (err) {
         if (!(err instanceof ApiError && err.permanent)) { throw err; } // a refusal (blank, too long) stays refused
       }
@@ -79,16 +103,43 @@ export async function startWhatsAppConnector(options: WhatsAppConnectorOptions):
     }
   };
 
+  /**
+   * One message of the server as Cloud API messages: the text (up to three quick
+   * replies as reply buttons, anything richer as its plain-text fallback), then each
+   * file by its link. A retry sends them all again (the customer may see a part twice).
+   */
   const deliver = async (delivery: Delivery) => {
     const callback: Callback = { r: delivery.roomId, s: delivery.channel.sessionId, q: delivery.data.seq };
+    const { data } = delivery;
+    const parts: Record<string, unknown>[] = [];
+    const replies = data.rich?.quickReplies;
+    if (replies?.length && replies.length <= 3 && !data.rich?.cards?.length) {
+      parts.push({ type: "interactive", interactive: {
+        type: "button", body: { text: data.text || "Please choose" },
+        action: { buttons: replies.map((r) => ({ type: "reply", reply: { id: r.id, title: r.title } })) },
+      } });
+    } else {
+      const text = data.rich ? data.fallbackText ?? data.text : data.text;
+      if (text.trim()) { parts.push({ type: "text", text: { preview_url: false, body: text } }); }
+    }
+    for (const file of data.attachments ?? []) {
+      const kind = outboundMediaType(file.type);
+      parts.push({ type: kind, [kind]: { link: file.url, ...(kind === "document" ? { filename: file.name } : {}) } });
+    }
+    for (const part of parts) {
+      if (!(await sendPart(callback, delivery.channel.address, part))) { return; }
+    }
+  };
+
+  /** False when the Cloud API refused the part for good (reported failed, nothing more is sent). */
+  const sendPart = async (callback: Callback, to: string, part: Record<string, unknown>): Promise<boolean> => {
     let res: Response;
     try {
       res = await fetch(messagesUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${options.accessToken}` },
+        headers: { "content-type": "application/json", ...bearer },
         body: JSON.stringify({
-          messaging_product: "whatsapp", recipient_type: "individual", to: delivery.channel.address,
-          type: "text", text: { preview_url: false, body: delivery.data.text },
+          messaging_product: "whatsapp", recipient_type: "individual", to, ...part,
           biz_opaque_callback_data: JSON.stringify(callback),
         }),
         signal: AbortSignal.timeout(10_000),
@@ -97,12 +148,12 @@ export async function startWhatsAppConnector(options: WhatsAppConnectorOptions):
       throw new Error(`Cloud API unreachable: ${err?.cause?.code ?? err?.message}`);
     }
     const body = await res.json().catch(() => ({})) as any;
-    if (res.ok) { return; } // "sent", "delivered", "read" come back as status webhooks
+    if (res.ok) { return true; } // "sent", "delivered", "read" come back as status webhooks
     const error = body?.error ?? {};
     if (res.status >= 400 && res.status < 500 && res.status !== 429) {
       // refused for good (bad number, outside the 24 h window, …): shown failed at once, no retries
       await report(callback, "failed", [error.code, error.message ?? `HTTP ${res.status}`].filter(Boolean).join(": ").slice(0, 200));
-      return;
+      return false;
     }
     throw new Error(`Cloud API answered ${res.status}`);
   };

@@ -19,9 +19,30 @@ export interface InboundMessage {
   text?: { body?: string };
   button?: { text?: string; payload?: string };
   interactive?: { type?: string; button_reply?: { id?: string; title?: string }; list_reply?: { id?: string; title?: string; description?: string } };
-  image?: { caption?: string };
-  video?: { caption?: string };
-  document?: { caption?: string; filename?: string };
+  image?: Media;
+  video?: Media;
+  audio?: Media;
+  document?: Media & { filename?: string };
+}
+
+/** A media object of an inbound message: its id is fetched with GET /{version}/{media-id}. */
+export interface Media { id?: string; mime_type?: string; caption?: string }
+
+/** The media of an inbound message, when it has one. */
+export function inboundMedia(message: InboundMessage): (Media & { filename?: string }) | null {
+  if (message.type === "image" || message.type === "video" || message.type === "audio" || message.type === "document") {
+    const media = message[message.type];
+    return media?.id ? media : null;
+  }
+  return null;
+}
+
+/** The Cloud API message type a file goes out as. */
+export function outboundMediaType(type: string): "image" | "video" | "audio" | "document" {
+  if (type === "image/jpeg" || type === "image/png") { return "image"; }
+  if (type.startsWith("video/")) { return "video"; }
+  if (type.startsWith("audio/")) { return "audio"; }
+  return "document";
 }
 
 export interface StatusUpdate {
@@ -39,12 +60,8 @@ export function inboundText(message: InboundMessage): string | null {
     case "text": return message.text?.body ?? null;
     case "button": return message.button?.text ?? null;
     case "interactive": return message.interactive?.button_reply?.title ?? message.interactive?.list_reply?.title ?? null;
-    case "image": case "video": case "document": {
-      const media = message[message.type];
-      const caption = media?.caption ?? (message.type === "document" ? message.document?.filename : undefined);
-      // the media itself is not fetched (attachments are not handled by this connector)
-      return `[${message.type}]${caption ? ` ${caption}` : ""}`;
-    }
+    // the file itself becomes an attachment (index.ts); its caption is the text
+    case "image": case "video": case "audio": case "document": return message[message.type]?.caption ?? "";
     default: return null;
   }
 }

@@ -1,4 +1,4 @@
-import type { NewMessage } from "../store/types";
+import type { AttachmentRef, NewMessage } from "../store/types";
 import { SEQ_MARK } from "../store/types";
 
 /**
@@ -19,10 +19,18 @@ export interface DeliveryTarget {
   context: string;
 }
 
-export function channelMessageEvent(roomId: string, message: NewMessage, target: DeliveryTarget): string {
+/** What a delivery adds to the message: its attachments with URLs the connector (or its provider) fetches, the text fallback of rich content. */
+export interface DeliveryExtras {
+  attachments?: (AttachmentRef & { url: string })[];
+  fallbackText?: string;
+}
+
+export function channelMessageEvent(roomId: string, message: NewMessage, target: DeliveryTarget, extras: DeliveryExtras = {}): string {
   const data = JSON.stringify({
     id: message.id, conversationId: message.conversationId, senderId: message.senderId, senderRole: message.senderRole,
     senderName: message.senderName, kind: message.kind, text: message.text, at: message.at,
+    ...(extras.attachments?.length ? { attachments: extras.attachments } : {}),
+    ...(message.rich ? { rich: message.rich, fallbackText: extras.fallbackText ?? message.text } : {}),
   });
   const channel = JSON.stringify({ sessionId: target.sessionId, type: target.type, address: target.address, context: target.context });
   // JSON text never holds a raw control character, so the mark cannot meet content

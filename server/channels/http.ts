@@ -68,7 +68,7 @@ export function mountConnectorApi(app: express.Application, services: Services) 
     };
     const answer = await reach(roomId, "postFromChannel", [{
       customerId, name: body.name, type, address: body.address,
-      messageKey: providerMessageKey(type, body.messageId), text: body.text, context: body.context,
+      messageKey: providerMessageKey(type, body.messageId), text: body.text, context: body.context, attachments: body.attachments,
     }], create) as Record<string, unknown>;
     return { customerId, roomId, ...answer };
   }));

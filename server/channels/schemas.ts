@@ -24,6 +24,8 @@ export const connectorSchemas = {
     context: z.string().max(4096).optional(),
     /** the team whose queue serves a customer first seen here */
     teamId: id.optional(),
+    /** files the customer sent, uploaded first (POST /api/channels/:type/attachments) */
+    attachments: z.array(z.string().regex(/^att-[0-9a-f]{32}$/, "must be an attachment id")).max(10).optional(),
   }),
   status: z.object({
     roomId: z.string().regex(/^cc-[A-Za-z0-9_-]{1,64}$/, "must be cc-<customer id>"),

@@ -201,6 +201,23 @@ export function mayUseChannel(identity: Identity, type: string): boolean {
   return identity.role === "connector" && (identity.channels ?? []).includes(type);
 }
 
+/**
+ * The attachments row: who may upload into a room and get its attachments' URLs. The
+ * room's customers (a private room's members), staff and bots as for a join (team
+ * scope included), applications for customer rooms; nobody for team rooms. Connectors
+ * upload through the connector API and get URLs in their deliveries only.
+ */
+export function mayReadRoom(identity: Identity, record: RoomRecord, config: PolicyConfig): boolean {
+  if (record.kind === "team") { return false; }
+  switch (identity.role) {
+    case "customer": return record.kind === "private" ? record.members.includes(identity.sub) : record.customers.includes(identity.sub);
+    case "app": return true;
+    case "connector": return false;
+    default:
+      try { checkTeamScope(identity, record, config); return true; } catch { return false; }
+  }
+}
+
 /** Who sees agent notes in state and history. */
 export function seesNotes(identity: Identity): boolean {
   return STAFF.has(identity.role);

@@ -83,6 +83,21 @@ export interface ConversationRecord {
   channelSessions: ChannelSessionRecord[];
 }
 
+/** A file a message carries (server/attachments/): its bytes are in the attachment storage, not here. */
+export interface AttachmentRef {
+  id: string;
+  name: string;
+  /** media type, e.g. image/png */
+  type: string;
+  size: number;
+}
+
+/** Rich content of a message (server/channels/rich.ts): quick replies and cards, with `text` as the plain fallback. */
+export interface RichContent {
+  quickReplies?: { id: string; title: string }[];
+  cards?: { title: string; subtitle?: string; imageUrl?: string; buttons?: { id: string; title: string; url?: string }[] }[];
+}
+
 export interface MessageRecord {
   seq: number;
   /** the client's id, the idempotency key together with senderId */
@@ -94,6 +109,9 @@ export interface MessageRecord {
   kind: MessageKind;
   text: string;
   at: number;
+  /** absent when the message carries none */
+  attachments?: AttachmentRef[];
+  rich?: RichContent;
 }
 
 /** A conversation request waiting in a team's queue (desk/TeamDesk.ts). */
