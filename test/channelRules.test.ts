@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { cleanFileName, largestUpload, uploadRefusal } from "../server/attachments/limits";
 import { channelMessageEvent } from "../server/channels/events";
+import { plainFallback } from "../server/channels/rich";
 import { applyStatus, goesOut, providerMessageKey, sessionIdle, type DeliveryHorizons } from "../server/channels/rules";
 import { ID_PATTERN } from "../server/ids";
 import { fillSeq } from "../server/store/types";
@@ -67,8 +69,7 @@ describe("channel rules", () => {
 });
 
 describe("attachment limits and rich fallbacks", () => {
-  it("refuses types a channel does not take and files over its limit", async () => {
-    const { uploadRefusal, cleanFileName, largestUpload } = await import("../server/attachments/limits");
+  it("refuses types a channel does not take and files over its limit", () => {
     assert.equal(uploadRefusal("web", "image/png", 10 * 1024 * 1024), null);
     assert.equal(uploadRefusal("web", "image/png", 10 * 1024 * 1024 + 1)?.code, "payload_too_large");
     assert.equal(uploadRefusal("web", "application/x-msdownload", 10)?.code, "invalid_payload");
@@ -82,8 +83,7 @@ describe("attachment limits and rich fallbacks", () => {
     assert.equal(cleanFileName(undefined), "attachment");
   });
 
-  it("writes rich content as plain text: cards with their links, quick replies numbered", async () => {
-    const { plainFallback } = await import("../server/channels/rich");
+  it("writes rich content as plain text: cards with their links, quick replies numbered", () => {
     assert.equal(plainFallback("hi", undefined), "hi");
     assert.equal(plainFallback("Pick one:", { quickReplies: [{ id: "a", title: "Yes" }, { id: "b", title: "No" }] }), "Pick one:\n\n1. Yes\n2. No");
     assert.equal(plainFallback("", { cards: [{ title: "T", subtitle: "S", buttons: [{ id: "x", title: "Open", url: "https://e.example/1" }, { id: "y", title: "Call" }] }] }),

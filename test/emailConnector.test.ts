@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import nodemailer, { type SendMailOptions } from "nodemailer";
 import { signToken } from "../server/auth";
 import { startEmailConnector, type EmailConnector } from "../connectors/email";
@@ -19,21 +22,27 @@ describe("email connector", function () {
   let server: ServerProcess;
   let sink: SmtpSink;
   let connector: EmailConnector;
+  let dir: string;
   const teamId = uniqueId("mailteam");
 
   before(async () => {
     sink = await startSmtpSink();
-    const httpPort = await freePort();
+    const [httpPort, port] = [await freePort(), await freePort()];
+    dir = mkdtempSync(path.join(tmpdir(), "cc-email-"));
     server = await startServerProcess({
       CONNECTOR_URLS: `email=http://127.0.0.1:${httpPort}/`, CONNECTOR_SECRET, WEBHOOK_MAX_ATTEMPTS: "3", WEBHOOK_BACKOFF_MS: "100",
-    });
+      ATTACHMENTS_STORAGE: `disk:${dir}`, PUBLIC_URL: `http://127.0.0.1:${port}`,
+    }, port);
     connector = await startEmailConnector({
       apiUrl: server.url, authSecret: TEST_SECRET, connectorSecret: CONNECTOR_SECRET,
       smtpPort: 0, httpPort, relay: { host: "127.0.0.1", port: sink.port, ignoreTLS: true },
       from: "Support <support@cc.example.test>", teamId,
     });
   });
-  after(async () => { await connector?.close(); await server?.stop(); await sink?.close(); });
+  after(async () => {
+    await connector?.close(); await server?.stop(); await sink?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const customerMail = (mail: SendMailOptions) =>
     nodemailer.createTransport({ host: "127.0.0.1", port: connector.smtpPort, ignoreTLS: true }).sendMail(mail);
@@ -116,6 +125,40 @@ describe("email connector", function () {
     const text: string = agent.state.conversation.messages[0].text;
     assert.equal(text.trim(), "Hello there &");
     assert.doesNotMatch(text, /alert|script|<|color|tracker/);
+    await agent.leave();
+  });
+
+  it("files pass through both ways: the customer's attachment to the agent, the agent's to the customer's mailbox", async () => {
+    const address = `${uniqueId("dee")}@customer.example.test`;
+    const customerId = uniqueId("dee");
+    const app = await signToken(TEST_SECRET, { sub: "crm", role: "app" });
+    await fetch(`${server.url}/api/customers/${customerId}/channels`, {
+      method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${app}` }, body: JSON.stringify({ type: "email", address }),
+    });
+    const invoice = Buffer.from("%PDF-1.4 invoice 17");
+    await customerMail({
+      from: address, to: "support@cc.example.test", subject: "Invoice", messageId: `<${uniqueId("i")}@customer.example.test>`,
+      text: "See attached", attachments: [{ filename: "invoice.pdf", content: invoice, contentType: "application/pdf" }],
+    });
+    const agentWho = { sub: uniqueId("agent"), role: "agent" as const, teams: [teamId] };
+    const agent = await (await clientFor(server.url, agentWho)).joinOrCreate("contact_center", { customerId });
+    await waitFor(agent, () => agent.state.conversation?.messages.length === 1, 5_000, "the mail");
+    const [mail] = agent.state.conversation.messages;
+    assert.deepEqual(mail.attachments.map((a: any) => [a.name, a.type, a.size]), [["invoice.pdf", "application/pdf", invoice.length]]);
+    const agentToken = await signToken(TEST_SECRET, agentWho);
+    const link = await (await fetch(`${server.url}/api/rooms/cc-${customerId}/attachments/${mail.attachments[0].id}`, { headers: { authorization: `Bearer ${agentToken}` } })).json() as any;
+    assert.deepEqual(Buffer.from(await (await fetch(link.url)).arrayBuffer()), invoice);
+
+    const label = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), Buffer.alloc(100, 1)]);
+    const up = await (await fetch(`${server.url}/api/rooms/cc-${customerId}/attachments?name=label.png`, {
+      method: "POST", headers: { "content-type": "image/png", authorization: `Bearer ${agentToken}` }, body: new Uint8Array(label),
+    })).json() as any;
+    const before = sink.mails.length;
+    await agent.request("send", { id: "a1", text: "Here is the return label", attachments: [up.id] });
+    await until(() => sink.mails.length === before + 1, 10_000, "the answer with its file");
+    const answer = sink.mails[before]!;
+    assert.deepEqual(answer.attachments.map((a) => [a.filename, a.contentType]), [["label.png", "image/png"]]);
+    assert.deepEqual(answer.attachments[0]!.content, label);
     await agent.leave();
   });
 

@@ -76,10 +76,20 @@ export async function startEmailConnector(options: EmailConnectorOptions): Promi
         const messageId = mail.messageId ?? `<sha256-${createHash("sha256").update(`${sender.address}\n${mail.date?.getTime()}\n${mail.text}`).digest("hex")}@${domain}>`;
         // HTML is read as text only: no links, images (trackers), styles or scripts are kept
         const body = typeof mail.html === "string" ? convert(mail.html, HTML_AS_TEXT) : mail.text ?? "";
-        const text = replyText(body) || (mail.subject ?? "").trim();
-        if (!text) { callback(); return; } // nothing to say: taken and dropped
+        const address = sender.address.toLowerCase();
+        // files: uploaded for the sender; one the server does not take (type, size) is left out
+        const attachments: string[] = [];
+        for (const file of mail.attachments.filter((a) => a.contentDisposition !== "inline" || !a.related).slice(0, 10)) {
+          const ref = await api.upload(address, file.filename ?? "attachment", file.contentType, file.content).catch((err) => {
+            if (err instanceof ApiError && err.permanent) { return null; }
+            throw err;
+          });
+          if (ref) { attachments.push(ref.id); }
+        }
+        const text = replyText(body) || (attachments.length ? "" : (mail.subject ?? "").trim());
+        if (!text && !attachments.length) { callback(); return; } // nothing to say: taken and dropped
         await api.inbound({
-          address: sender.address.toLowerCase(), messageId, text, ...(sender.name ? { name: sender.name } : {}),
+          address, messageId, text, ...(sender.name ? { name: sender.name } : {}), ...(attachments.length ? { attachments } : {}),
           context: JSON.stringify(threadOf({ subject: mail.subject, messageId, references: mail.references })),
           ...(options.teamId ? { teamId: options.teamId } : {}),
         });
@@ -104,6 +114,7 @@ export async function startEmailConnector(options: EmailConnectorOptions): Promi
 
   const send = async (delivery: Delivery) => {
     const thread = parseThread(delivery.channel.context);
+    const text = delivery.data.rich ? delivery.data.fallbackText ?? delivery.data.text : delivery.data.text;
     await transport.sendMail({
       from: options.from,
       to: delivery.channel.address,
@@ -111,8 +122,11 @@ export async function startEmailConnector(options: EmailConnectorOptions): Promi
       // one Message-ID per message and session: a retried delivery sends the same id
       messageId: `<${delivery.roomId}.${delivery.data.seq}.${delivery.channel.sessionId}@${domain}>`,
       ...(thread ? { inReplyTo: thread.messageId, references: thread.references } : {}),
-      text: delivery.data.text,
-      html: `<p>${escapeHtml(delivery.data.text).replace(/\n/g, "<br>")}</p>`,
+      // rich content (quick replies, cards) as its plain-text fallback: mail clients show no buttons
+      text,
+      html: `<p>${escapeHtml(text).replace(/\n/g, "<br>")}</p>`,
+      // nodemailer fetches each file from its signed URL while sending
+      attachments: (delivery.data.attachments ?? []).map((file) => ({ filename: file.name, contentType: file.type, href: file.url })),
     });
     // accepted by the relay: "sent" (an email has no delivery or read receipts we rely on)
     await api.status({ roomId: delivery.roomId, sessionId: delivery.channel.sessionId, seq: delivery.data.seq, status: "sent" }).catch(() => undefined);
