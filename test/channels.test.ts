@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { signToken } from "../server/auth";
 import { startReceiver, type Receiver } from "./helpers/receiver";
-import { clientFor, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess } from "./helpers/server";
+import { flushTestDb, REDIS_TEST_URL } from "./helpers/redis";
+import { clientFor, freePort, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess } from "./helpers/server";
 
 /**
  * The connector API (docs/channels.md) against a real server process: inbound
@@ -163,5 +164,67 @@ describe("channel connector API", function () {
     }
     const joining = (await clientFor(server.url, { sub: "sms-connector", role: "connector" })).joinOrCreate("contact_center", { customerId: "c1" });
     await assert.rejects(joining, /forbidden/);
+  });
+});
+
+describe("channel connector API on a Redis cluster", function () {
+  this.timeout(60_000);
+  let receiver: Receiver;
+  const nodes: ServerProcess[] = [];
+  let connector: string;
+  let app: string;
+
+  before(async () => {
+    await flushTestDb();
+    receiver = await startReceiver(CONNECTOR_SECRET);
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      nodes.push(await startServerProcess({
+        REDIS_URL: REDIS_TEST_URL, PUBLIC_ADDRESS: `127.0.0.1:${port}`,
+        CONNECTOR_URLS: `sms=${receiver.url}`, CONNECTOR_SECRET, WEBHOOK_MAX_ATTEMPTS: "3", WEBHOOK_BACKOFF_MS: "100",
+      }, port));
+    }
+    connector = await signToken(TEST_SECRET, { sub: "sms-connector", role: "connector", channels: ["sms"] });
+    app = await signToken(TEST_SECRET, { sub: "crm", role: "app" });
+  });
+  after(async () => { for (const node of nodes) { await node.stop(); } await receiver?.close(); });
+
+  const call = async (node: ServerProcess, path: string, body: unknown, token = connector) => {
+    const res = await fetch(`${node.url}/api${path}`, {
+      method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() as any };
+  };
+
+  it("a message posted to one node reaches the actor on the other; the delivery status outlives the node", async () => {
+    const [a, b] = nodes as [ServerProcess, ServerProcess];
+    const customerId = uniqueId("cl");
+    const web = await (await clientFor(a.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", {});
+    await web.request("send", { id: "w1", text: "on the web, node A" });
+    const address = `+1222${Date.now() % 1e7}`;
+    assert.equal((await call(b, `/customers/${customerId}/channels`, { type: "sms", address }, app)).status, 200);
+    const inbound = await call(b, "/channels/sms/messages", { address, messageId: uniqueId("p"), text: "by SMS, through node B" });
+    assert.equal(inbound.status, 200, JSON.stringify(inbound.body));
+    assert.deepEqual([inbound.body.seq, inbound.body.duplicate], [2, false]);
+    await waitFor(web, () => web.state.conversation?.messages.length === 2, 5_000, "the actor on node A has it");
+
+    const agentWho = { sub: uniqueId("agent"), role: "agent" as const, teams: ["support"] };
+    const agent = await (await clientFor(b.url, agentWho)).joinOrCreate("contact_center", { customerId });
+    const { seq } = await agent.request("send", { id: "a1", text: "answer" });
+    await until(() => receiver.accepted.some((d) => d.roomId === `cc-${customerId}` && d.data.seq === seq), 10_000, "the delivery");
+    assert.equal((await call(b, "/channels/sms/statuses", { roomId: `cc-${customerId}`, sessionId: inbound.body.sessionId, seq, status: "read" })).body.applied, true);
+    await waitFor(agent, () => [...agent.state.conversation.channelSessions.values()].some((s: any) => s.readSeq === seq), 5_000, "read");
+
+    // the actor's node goes away: a new actor on the other node resumes the session with its status
+    await web.leave();
+    await agent.leave();
+    await a.stop();
+    const again = await (await clientFor(b.url, agentWho)).joinOrCreate("contact_center", { customerId });
+    await waitFor(again, () => (again.state.conversation?.channelSessions.size ?? 0) > 0, 5_000, "the resumed conversation");
+    const sms: any = [...again.state.conversation.channelSessions.values()].find((s: any) => s.type === "sms");
+    assert.deepEqual([sms.via, sms.state, sms.sentSeq, sms.deliveredSeq, sms.readSeq], ["connector", "active", seq, seq, seq]);
+    const next = await again.request("send", { id: "a2", text: "still there?" });
+    await until(() => receiver.accepted.some((d) => d.roomId === `cc-${customerId}` && d.data.seq === next.seq), 10_000, "delivered by the new actor");
+    await again.leave();
   });
 });
