@@ -1,4 +1,6 @@
 import { createHmac } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
 /**
  * Configuration from the environment, read once at start-up. Names and defaults of
  * the contract's variables are fixed (docs/configuration.md); the rest are documented
@@ -275,7 +277,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectorSecret: env.CONNECTOR_SECRET ?? "",
     channelIdleMs: channelIdle(env),
     connectorRequestsPerSecond: int(env, "CONNECTOR_REQUESTS_PER_SECOND", 200, 1),
-    attachmentsStorage: env.ATTACHMENTS_STORAGE || "disk:./data/attachments",
+    // tests never write into the work tree
+    attachmentsStorage: env.ATTACHMENTS_STORAGE || (env.NODE_ENV === "test" ? `disk:${path.join(os.tmpdir(), "cc-attachments-test")}` : "disk:./data/attachments"),
     s3: {
       endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || "us-east-1",
       accessKeyId: env.S3_ACCESS_KEY_ID || undefined, secretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,

@@ -146,6 +146,21 @@ describe("channel connector API", function () {
     await agent.leave();
   });
 
+  it("a connector session ends with its conversation; the next message starts a new conversation with a new session", async () => {
+    const address = `+1333${Date.now() % 1e7}`;
+    const { body } = await inbound(address, uniqueId("p"), "first");
+    const agent = await agentIn(body.customerId);
+    await waitFor(agent, () => sessionsOf(agent).length === 1, 5_000, "the session");
+    await agent.request("end", { reason: "resolved" });
+    const { conversations } = await agent.request("conversations", {});
+    const [ended] = conversations[0].channelSessions;
+    assert.deepEqual([ended.id, ended.via, ended.state, ended.endedAt > 0], [body.sessionId, "connector", "ended", true]);
+    const next = await inbound(address, uniqueId("p"), "new question");
+    assert.notEqual(next.body.conversationId, body.conversationId);
+    assert.notEqual(next.body.sessionId, body.sessionId);
+    await agent.leave();
+  });
+
   it("the permission rows: only connectors, for their channels; links by apps only; no rooms for connectors", async () => {
     const customer = await signToken(TEST_SECRET, { sub: uniqueId("c"), role: "customer" });
     const other = await signToken(TEST_SECRET, { sub: "wa", role: "connector", channels: ["whatsapp"] });
