@@ -11,6 +11,7 @@ import { PostgresStore } from "../server/store/postgres";
 import { migrate } from "../server/store/postgresDb";
 import { RedisStore } from "../server/store/redis";
 import { SqliteStore } from "../server/store/sqlite";
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../server/store/sqlMigrations";
 import { StoreError } from "../server/store/errors";
 import type {
   ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
@@ -19,6 +20,8 @@ import { conversationEndedEvent, conversationStartedEvent, messageStoredEvent } 
 
 /** The store tests use their own key prefix on db 0, so they never touch other data. */
 const REDIS_URL = process.env.REDIS_STORE_TEST_URL ?? "redis://127.0.0.1:6379";
+const SQLITE_VERSIONS = SQLITE_MIGRATIONS.map((m) => m.version);
+const POSTGRES_VERSIONS = POSTGRES_MIGRATIONS.map((m) => m.version);
 
 // --- fixtures -----------------------------------------------------------------
 
@@ -970,12 +973,12 @@ describe("SqliteStore", function () {
       const file = path.join(dir, "migrations.sqlite");
       const one = new SqliteStore(file);
       const two = new SqliteStore(file);
-      assert.deepEqual(one.appliedMigrations(), [1, 2]);
-      assert.deepEqual(two.appliedMigrations(), [1, 2]);
+      assert.deepEqual(one.appliedMigrations(), SQLITE_VERSIONS);
+      assert.deepEqual(two.appliedMigrations(), SQLITE_VERSIONS);
       await one.close();
       await two.close();
       const again = new SqliteStore(file);
-      assert.deepEqual(again.appliedMigrations(), [1, 2]);
+      assert.deepEqual(again.appliedMigrations(), SQLITE_VERSIONS);
       await again.close();
     });
 
@@ -991,9 +994,9 @@ describe("SqliteStore", function () {
         child.stderr.on("data", (d) => { out += d; });
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
       });
-      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2]", "[1,2]"]);
+      assert.deepEqual(await Promise.all([run(), run()]), [JSON.stringify(SQLITE_VERSIONS), JSON.stringify(SQLITE_VERSIONS)]);
       const store = new SqliteStore(file);
-      assert.deepEqual(store.appliedMigrations(), [1, 2]);
+      assert.deepEqual(store.appliedMigrations(), SQLITE_VERSIONS);
       await store.close();
     });
 
@@ -1063,8 +1066,8 @@ describe("PostgresStore", function () {
       const stores = await Promise.all(range(1, 4).map(() => PostgresStore.connect({ url: urlOf(db), poolSize: 2 })));
       const pool = new pg.Pool({ connectionString: urlOf(db), max: 1 });
       try {
-        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2]);
-        assert.deepEqual(await migrate(pool), [1, 2], "applying again changes nothing");
+        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), POSTGRES_VERSIONS);
+        assert.deepEqual(await migrate(pool), POSTGRES_VERSIONS, "applying again changes nothing");
         const { roomId } = await stores[0].createRoom(roomRecord());
         assert.ok(await stores[3].getRoom(roomId));
       } finally {
