@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { toMessage } from "../client/delivery";
 import { cleanFileName, largestUpload, uploadRefusal } from "../server/attachments/limits";
 import { channelMessageEvent } from "../server/channels/events";
 import { plainFallback } from "../server/channels/rich";
@@ -88,5 +89,16 @@ describe("attachment limits and rich fallbacks", () => {
     assert.equal(plainFallback("Pick one:", { quickReplies: [{ id: "a", title: "Yes" }, { id: "b", title: "No" }] }), "Pick one:\n\n1. Yes\n2. No");
     assert.equal(plainFallback("", { cards: [{ title: "T", subtitle: "S", buttons: [{ id: "x", title: "Open", url: "https://e.example/1" }, { id: "y", title: "Call" }] }] }),
       "T\nS\nOpen: https://e.example/1\n- Call");
+  });
+});
+
+describe("the client library's messages carry attachments and rich content", () => {
+  it("from a state row (rich as JSON) and a history row (rich as an object) alike", () => {
+    const files = [{ id: "att-1", name: "a.png", type: "image/png", size: 3 }];
+    const rich = { quickReplies: [{ id: "y", title: "Yes" }] };
+    const base = { seq: 1, id: "m", senderId: "a", senderRole: "agent", senderName: "A", kind: "text", text: "t", at: 1 };
+    assert.deepEqual(toMessage({ ...base, attachments: files, rich: JSON.stringify(rich) }, "c"), { ...base, conversationId: "c", attachments: files, rich });
+    assert.deepEqual(toMessage({ ...base, attachments: files, rich }, "c"), { ...base, conversationId: "c", attachments: files, rich });
+    assert.deepEqual(toMessage({ ...base, attachments: [], rich: "" }, "c"), { ...base, conversationId: "c" });
   });
 });
