@@ -27,6 +27,8 @@ export interface ChannelInbound {
 }
 
 export interface ChannelReport {
+  /** the reporting connector's channel type: a report about another channel's session changes nothing */
+  type?: string;
   sessionId: string;
   seq: number;
   status: DeliveryStatus;
@@ -104,7 +106,7 @@ export class ChannelSessions {
     return this.room.serial(async () => {
       const session = this.room.state.conversation?.channelSessions.get(report.sessionId);
       // a report about a conversation that has ended changes nothing: its record is final
-      if (!session || session.via !== "connector") { return { applied: false }; }
+      if (!session || session.via !== "connector" || (report.type !== undefined && report.type !== session.type)) { return { applied: false }; }
       if (!applyStatus(session, report.seq, report.status, report.reason)) { return { applied: true }; }
       if (report.status === "failed") {
         logger.warn({ roomId: this.room.roomId, sessionId: session.id, seq: report.seq, reason: report.reason }, "channel delivery failed");
@@ -113,6 +115,14 @@ export class ChannelSessions {
       this.room.broadcastPatch();
       return { applied: true };
     });
+  }
+
+  /** Whether any connector session is active (the timer check is skipped for rooms without). */
+  hasConnectorSessions(): boolean {
+    const conversation = this.room.state.conversation;
+    if (!conversation) { return false; }
+    for (const session of conversation.channelSessions.values()) { if (isConnectorSession(session)) { return true; } }
+    return false;
   }
 
   /** Ends connector sessions whose channel's inactivity timer ran out. */

@@ -24,7 +24,9 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
     this.extensions.push(this.desk);
     this.channels = new ChannelSessions(this, this.conversation);
     // channels' inactivity timers: checked every second, exact enough for timers of minutes to days
-    this.clock.setInterval(() => this.serial(() => this.channels.expire()).catch(() => {}), 1_000);
+    this.clock.setInterval(() => {
+      if (this.channels.hasConnectorSessions()) { this.serial(() => this.channels.expire()).catch(() => {}); }
+    }, 1_000);
   }
 
   /** An agent's customer rooms are counted cluster-wide for MAX_ROOMS_PER_AGENT. */

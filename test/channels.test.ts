@@ -89,6 +89,9 @@ describe("channel connector API", function () {
       const [s] = sessionsOf(agent);
       return s.sentSeq === r2.seq && s.deliveredSeq === r2.seq && s.readSeq === r1.seq;
     }, 5_000, "the statuses in the agent's state");
+    const otherChannel = await signToken(TEST_SECRET, { sub: "wa", role: "connector", channels: ["whatsapp"] });
+    const foreign = await call("/channels/whatsapp/statuses", { roomId: body.roomId, sessionId: body.sessionId, seq: r2.seq, status: "read" }, otherChannel);
+    assert.deepEqual(foreign, { status: 200, body: { applied: false } }, "a connector reports on its own channel's sessions only");
     await agent.leave();
   });
 

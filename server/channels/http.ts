@@ -74,11 +74,11 @@ export function mountConnectorApi(app: express.Application, services: Services) 
   }));
 
   router.post("/channels/:type/statuses", handle(async (req, identity) => {
-    channelOf(req, identity);
+    const type = channelOf(req, identity);
     const body = parseConnector("status", req.body);
     const room = await guardStore(() => store.getRoom(body.roomId), { roomId: body.roomId });
     if (!room) { throw new AuthError("room_not_found", `no room ${body.roomId}`); }
-    return reach(body.roomId, "channelStatus", [{ sessionId: body.sessionId, seq: body.seq, status: body.status as DeliveryStatus, reason: body.reason }], null);
+    return reach(body.roomId, "channelStatus", [{ type, sessionId: body.sessionId, seq: body.seq, status: body.status as DeliveryStatus, reason: body.reason }], null);
   }));
 
   // applications: one customer on several channels (the web widget's customer continues on WhatsApp)
