@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import S3rver from "s3rver";
 import { startWhatsAppConnector, type WhatsAppConnector } from "../connectors/whatsapp";
+import { S3Storage } from "../server/attachments/storage";
 import { signToken } from "../server/auth";
 import { send } from "./helpers/http";
 import { inboundValue, startFakeWhatsApp, type FakeWhatsApp } from "./helpers/fakeWhatsApp";
@@ -169,6 +170,22 @@ describe("attachments and rich messages", function () {
     await agent.leave();
   });
 
+  it("erasing a customer removes their files from the storage", async () => {
+    const customerId = uniqueId("gone");
+    const customerToken = await token({ sub: customerId, role: "customer" });
+    const web = await (await clientFor(server.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", {});
+    const up = await upload(server.url, `cc-${customerId}`, customerToken, "image/png", PNG);
+    await web.request("send", { id: "w1", text: "my passport", attachments: [up.body.id] });
+    const app = await token({ sub: "crm", role: "app" });
+    const link = await urlOf(server.url, `cc-${customerId}`, up.body.id, app);
+    assert.equal((await fetch(link.body.url)).status, 200);
+    const res = await fetch(`${server.url}/api/customers/${customerId}`, { method: "DELETE", headers: { authorization: `Bearer ${app}` } });
+    const body = await res.json() as any;
+    assert.deepEqual([res.status, body.erased.attachments], [200, 1], JSON.stringify(body));
+    assert.equal((await fetch(link.body.url)).status, 404, "a link handed out before is dead");
+    assert.deepEqual(readdirSync(dir).filter((d) => d === `cc-${customerId}`).flatMap((d) => readdirSync(path.join(dir, d))), []);
+  });
+
   it("rich messages: quick replies as WhatsApp buttons, as text where they do not fit, and in the widget's state", async () => {
     const customerId = uniqueId("rich");
     const number = `1333${String(Date.now()).slice(-7)}`;
@@ -206,6 +223,7 @@ describe("attachments and rich messages", function () {
 describe("attachments in an S3-compatible bucket (a cluster)", function () {
   this.timeout(40_000);
   let s3: S3rver;
+  let s3Endpoint: string;
   let dir: string;
   const nodes: ServerProcess[] = [];
 
@@ -213,6 +231,7 @@ describe("attachments in an S3-compatible bucket (a cluster)", function () {
     await flushTestDb();
     dir = mkdtempSync(path.join(tmpdir(), "cc-s3rver-"));
     const port = await freePort();
+    s3Endpoint = `http://127.0.0.1:${port}`;
     s3 = new S3rver({ port, address: "127.0.0.1", silent: true, directory: dir, configureBuckets: [{ name: "cc-attachments", configs: [] }] });
     await s3.run();
     for (let i = 0; i < 2; i++) {
@@ -228,6 +247,18 @@ describe("attachments in an S3-compatible bucket (a cluster)", function () {
     for (const node of nodes) { await node.stop(); }
     await s3?.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("stores, lists and removes objects in the bucket (the erasure's calls)", async () => {
+    const storage = new S3Storage({ bucket: "cc-attachments", endpoint: s3Endpoint, region: "us-east-1", accessKeyId: "S3RVER", secretAccessKey: "S3RVER", forcePathStyle: true });
+    const room = `cc-${uniqueId("b")}`;
+    await storage.put(`${room}/att-1`, PNG, "image/png");
+    await storage.put(`${room}/att-1.json`, Buffer.from("{}"), "application/json");
+    assert.deepEqual((await storage.list(room)).sort(), [`${room}/att-1`, `${room}/att-1.json`]);
+    assert.deepEqual(await storage.get(`${room}/att-1`), PNG);
+    await storage.remove([`${room}/att-1`, `${room}/att-1.json`, `${room}/never-there`]);
+    assert.deepEqual(await storage.list(room), []);
+    assert.equal(await storage.get(`${room}/att-1`), null);
   });
 
   it("a file uploaded through one node is served, by a signed URL, through the other", async () => {

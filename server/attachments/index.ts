@@ -65,6 +65,28 @@ export class Attachments {
     return this.storage.get(`${roomId}/${id}`);
   }
 
+  /**
+   * Erasure (docs/storage.md "Erasure"): every file of the customer's own room, and in
+   * the other rooms (private rooms they share) the files attached for them. Returns
+   * how many files went.
+   */
+  async eraseCustomer(customerId: string, roomIds: string[]): Promise<number> {
+    let files = 0;
+    for (const roomId of new Set(roomIds)) {
+      const keys = await this.storage.list(roomId);
+      const gone = roomId === `cc-${customerId}` ? keys : [];
+      if (roomId !== `cc-${customerId}`) {
+        for (const key of keys.filter((k) => k.endsWith(".json"))) {
+          const found = await this.storage.get(key);
+          if (found && JSON.parse(found.toString("utf8")).ownerId === customerId) { gone.push(key, key.slice(0, -".json".length)); }
+        }
+      }
+      await this.storage.remove(gone);
+      files += gone.filter((k) => !k.endsWith(".json")).length;
+    }
+    return files;
+  }
+
   private sign(roomId: string, id: string, exp: number) {
     return createHmac("sha256", this.secret).update(`${roomId}/${id}:${exp}`).digest("base64url");
   }

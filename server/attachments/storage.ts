@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 /**
  * Where attachment bytes live: a directory on disk (one node; `./data/attachments`
@@ -12,6 +12,10 @@ export interface BlobStorage {
   put(key: string, data: Buffer, type: string): Promise<void>;
   /** null when there is no such key */
   get(key: string): Promise<Buffer | null>;
+  /** The keys under `<roomId>/`. */
+  list(roomId: string): Promise<string[]>;
+  /** Removes keys; unknown ones are no error. */
+  remove(keys: string[]): Promise<void>;
   describe(): string;
 }
 
@@ -40,6 +44,19 @@ export class DiskStorage implements BlobStorage {
       if (e?.code === "ENOENT") { return null; }
       throw e;
     }
+  }
+
+  async list(roomId: string) {
+    try {
+      return (await readdir(this.file(roomId))).filter((name) => !name.endsWith(".tmp")).map((name) => `${roomId}/${name}`);
+    } catch (e: any) {
+      if (e?.code === "ENOENT") { return []; }
+      throw e;
+    }
+  }
+
+  async remove(keys: string[]) {
+    for (const key of keys) { await rm(this.file(key), { force: true }); }
   }
 
   describe() { return `disk:${this.root}`; }
@@ -80,6 +97,25 @@ export class S3Storage implements BlobStorage {
     } catch (e: any) {
       if (e instanceof NoSuchKey || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404) { return null; }
       throw e;
+    }
+  }
+
+  async list(roomId: string) {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: `${roomId}/`, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!).filter(Boolean));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
+  async remove(keys: string[]) {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      // DeleteObjects is the one S3 call that requires a checksum (Content-MD5 or a checksum header)
+      await this.client.send(new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
     }
   }
 
