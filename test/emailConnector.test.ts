@@ -6,6 +6,7 @@ import nodemailer, { type SendMailOptions } from "nodemailer";
 import { signToken } from "../server/auth";
 import { startEmailConnector, type EmailConnector } from "../connectors/email";
 import { replySubject, replyText } from "../connectors/email/text";
+import { startConnectorProcess } from "./helpers/connectorProcess";
 import { startSmtpSink, type SmtpSink } from "./helpers/smtpSink";
 import { clientFor, freePort, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess } from "./helpers/server";
 
@@ -160,6 +161,28 @@ describe("email connector", function () {
     assert.deepEqual(answer.attachments.map((a) => [a.filename, a.contentType]), [["label.png", "image/png"]]);
     assert.deepEqual(answer.attachments[0]!.content, label);
     await agent.leave();
+  });
+
+  it("runs as a process of its own (connectors/email/main.ts), configured by the environment", async function () {
+    const [smtpPort, httpPort] = [await freePort(), await freePort()];
+    const proc = await startConnectorProcess("connectors/email/main.ts", {
+      CONNECTOR_API_URL: server.url, AUTH_SECRET: TEST_SECRET, CONNECTOR_SECRET, EMAIL_SMTP_PORT: String(smtpPort), EMAIL_SMTP_HOST: "127.0.0.1",
+      EMAIL_HTTP_PORT: String(httpPort), EMAIL_RELAY_HOST: "127.0.0.1", EMAIL_RELAY_PORT: String(sink.port), EMAIL_FROM: "Support <support@cc.example.test>",
+    });
+    try {
+      const address = `${uniqueId("proc")}@customer.example.test`;
+      const customerId = uniqueId("proc");
+      const app = await signToken(TEST_SECRET, { sub: "crm", role: "app" });
+      await fetch(`${server.url}/api/customers/${customerId}/channels`, {
+        method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${app}` }, body: JSON.stringify({ type: "email", address }),
+      });
+      await nodemailer.createTransport({ host: "127.0.0.1", port: smtpPort, ignoreTLS: true }).sendMail({ from: address, to: "support@cc.example.test", subject: "p", text: "via the process" });
+      const agent = await (await clientFor(server.url, { sub: uniqueId("agent"), role: "agent", teams: [teamId] })).joinOrCreate("contact_center", { customerId });
+      await waitFor(agent, () => agent.state.conversation?.messages[0]?.text === "via the process", 5_000, "the mail through the process");
+      await agent.leave();
+    } finally {
+      await proc.stop();
+    }
   });
 
   it("parses replies: quotes and signatures left out, one Re:", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startWhatsAppConnector, type WhatsAppConnector } from "../connectors/whatsapp";
 import { signToken } from "../server/auth";
+import { startConnectorProcess } from "./helpers/connectorProcess";
 import { inboundValue, startFakeWhatsApp, statusValue, type FakeWhatsApp } from "./helpers/fakeWhatsApp";
 import { clientFor, freePort, startServerProcess, TEST_SECRET, uniqueId, until, waitFor, type ServerProcess } from "./helpers/server";
 
@@ -88,6 +89,28 @@ describe("WhatsApp connector", function () {
     await waitFor(agent, () => sessionsOf(agent).find((s) => s.type === "whatsapp")?.readSeq === seq, 5_000, "read");
     await web.leave();
     await agent.leave();
+  });
+
+  it("runs as a process of its own (connectors/whatsapp/main.ts), configured by the environment", async () => {
+    const port = await freePort();
+    const proc = await startConnectorProcess("connectors/whatsapp/main.ts", {
+      CONNECTOR_API_URL: server.url, AUTH_SECRET: TEST_SECRET, CONNECTOR_SECRET, WHATSAPP_HTTP_PORT: String(port), WHATSAPP_HTTP_HOST: "127.0.0.1",
+      WHATSAPP_APP_SECRET: APP_SECRET, WHATSAPP_VERIFY_TOKEN: "proc-token", WHATSAPP_GRAPH_URL: fake.graphUrl,
+      WHATSAPP_PHONE_NUMBER_ID: fake.phoneNumberId, WHATSAPP_ACCESS_TOKEN: ACCESS_TOKEN,
+    });
+    try {
+      const ok = await fetch(`http://127.0.0.1:${port}/webhook?hub.mode=subscribe&hub.verify_token=proc-token&hub.challenge=42`);
+      assert.deepEqual([ok.status, await ok.text()], [200, "42"]);
+      const customerId = uniqueId("proc");
+      const number = phone();
+      await link(customerId, number);
+      assert.equal(await fake.webhook(`http://127.0.0.1:${port}/webhook`, inboundValue(fake.phoneNumberId, number, `wamid.${uniqueId("p")}`, "via the process")), 200);
+      const agent = await agentIn(customerId);
+      await waitFor(agent, () => agent.state.conversation?.messages[0]?.text === "via the process", 5_000, "the message through the process");
+      await agent.leave();
+    } finally {
+      await proc.stop();
+    }
   });
 
   it("a webhook the provider sends twice is stored once", async () => {
