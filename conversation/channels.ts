@@ -148,6 +148,8 @@ export class ChannelSessions {
  */
 export function channelDeliveries(room: RoomContext, conversation: ConversationState, message: NewMessage): string[] {
   if (!goesOut(message)) { return []; }
+  const sessions = [...conversation.channelSessions.values()].filter(isConnectorSession);
+  if (sessions.length === 0) { return []; } // the common case: web customers only, nothing to build
   const events: string[] = [];
   const { attachments, config } = room.services;
   // URLs that last through the outbox's retries: the connector, or its provider, fetches them
@@ -155,8 +157,7 @@ export function channelDeliveries(room: RoomContext, conversation: ConversationS
     attachments: (message.attachments ?? []).map((ref) => ({ ...ref, url: attachments.url(room.roomId, ref.id, config.attachmentDeliveryUrlTtlSeconds).url })),
     fallbackText: plainFallback(message.text, message.rich),
   };
-  for (const session of conversation.channelSessions.values()) {
-    if (!isConnectorSession(session)) { continue; }
+  for (const session of sessions) {
     if (!room.services.config.connectorUrls[session.type]) {
       session.failedReason = `no connector endpoint for channel ${session.type}`;
       continue;
