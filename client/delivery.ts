@@ -64,5 +64,11 @@ export function windowHasGap(windowSeqs: number[], lastSeq: number): boolean {
 
 /** A state or history row as a plain message (schema objects change under the caller). */
 export function toMessage(m: any, conversationId: string): ChatMessage {
-  return { seq: m.seq, id: m.id, senderId: m.senderId, senderRole: m.senderRole, senderName: m.senderName, kind: m.kind, text: m.text, at: m.at, conversationId };
+  const message: ChatMessage = { seq: m.seq, id: m.id, senderId: m.senderId, senderRole: m.senderRole, senderName: m.senderName, kind: m.kind, text: m.text, at: m.at, conversationId };
+  // files and rich content (docs/channels.md): the state holds rich as JSON, history as an object
+  const attachments = [...(m.attachments ?? [])].map((a: any) => ({ id: a.id, name: a.name, type: a.type, size: a.size }));
+  if (attachments.length) { message.attachments = attachments; }
+  const rich = typeof m.rich === "string" ? (m.rich ? JSON.parse(m.rich) : undefined) : m.rich;
+  if (rich) { message.rich = rich; }
+  return message;
 }

@@ -5,7 +5,7 @@
  * for its shape.
  */
 
-export type Role = "customer" | "agent" | "supervisor" | "bot" | "app";
+export type Role = "customer" | "agent" | "supervisor" | "bot" | "app" | "connector";
 
 /** One stored message as the library delivers it: the state's or history's row, plain. */
 export interface ChatMessage {
@@ -19,6 +19,15 @@ export interface ChatMessage {
   at: number;
   /** the conversation it belongs to, when known (always for history rows) */
   conversationId?: string;
+  /** files it carries; their URLs come from GET /api/rooms/:roomId/attachments/:id (docs/channels.md) */
+  attachments?: { id: string; name: string; type: string; size: number }[];
+  /** quick replies and cards; `text` is their plain fallback */
+  rich?: RichContent;
+}
+
+export interface RichContent {
+  quickReplies?: { id: string; title: string }[];
+  cards?: { title: string; subtitle?: string; imageUrl?: string; buttons?: { id: string; title: string; url?: string }[] }[];
 }
 
 export interface ConversationSummary {
@@ -36,7 +45,7 @@ export interface ConversationSummary {
 export type AgentStatus = "available" | "busy" | "away";
 
 export interface Requests {
-  send: { payload: { id: string; text: string; kind?: "text" | "note" }; answer: { seq: number } };
+  send: { payload: { id: string; text: string; kind?: "text" | "note"; attachments?: string[]; rich?: RichContent }; answer: { seq: number } };
   read: { payload: { seq: number }; answer: Record<string, never> };
   typing: { payload: { typing: boolean }; answer: Record<string, never> };
   history: {

@@ -3,8 +3,9 @@ import type { ConversationState } from "../schema/ChatState";
 import type { Identity } from "../server/auth";
 import { RequestError } from "../server/errors";
 import { guardStore } from "../server/store/guard";
-import type { MessageKind, MessageRecord } from "../server/store/types";
+import type { MessageKind, MessageRecord, RichContent } from "../server/store/types";
 import { messageStoredEvent } from "../server/webhooks/events";
+import { channelDeliveries } from "./channels";
 import type { RoomContext } from "./context";
 import type { Conversation } from "./Conversation";
 import { messageState } from "./mapping";
@@ -14,6 +15,9 @@ export interface Entry {
   id: string;
   kind: MessageKind;
   text: string;
+  /** attachment ids: uploads of the sender in this room (server/attachments/) */
+  attachments?: string[];
+  rich?: RichContent;
 }
 
 /**
@@ -31,6 +35,8 @@ export class Transcript {
    */
   async append(identity: Identity, entry: Entry, options: { asParticipant?: boolean } = {}): Promise<MessageRecord> {
     const { room } = this;
+    // checked before anything is written: an unknown or foreign upload refuses the message
+    const attachments = entry.attachments?.length ? await room.services.attachments.forMessage(room.roomId, identity.sub, entry.attachments) : undefined;
     let conversation = room.state.conversation;
     if (!conversation) {
       if (entry.kind === "event") { throw new RequestError("no_active_conversation", "no active conversation"); }
@@ -40,8 +46,11 @@ export class Transcript {
     const message = {
       id: entry.id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
       senderName: identity.name, kind: entry.kind, text: entry.text, at: Date.now(),
+      ...(attachments ? { attachments } : {}), ...(entry.rich ? { rich: entry.rich } : {}),
     };
     const events = room.services.webhooks.enabled ? [messageStoredEvent(room.roomId, message)] : [];
+    // staff messages to the customer's connector sessions, durable with the message (docs/channels.md)
+    events.push(...channelDeliveries(room, conversation, message));
     const { message: stored, duplicate } = await guardStore(
       () => room.services.store.appendMessage(room.roomId, message, events), { roomId: room.roomId });
     if (!duplicate) {

@@ -1,5 +1,5 @@
 import type { StateView } from "@colyseus/schema";
-import { ChannelSessionState, ConversationState, MessageState, ParticipantState } from "../schema/ChatState";
+import { AttachmentState, ChannelSessionState, ConversationState, MessageState, ParticipantState } from "../schema/ChatState";
 import type { ChannelSessionRecord, ConversationRecord, MessageRecord, ParticipantRecord } from "../server/store/types";
 
 /**
@@ -22,6 +22,11 @@ export function conversationRecord(roomId: string, conversation: ConversationSta
     channelSessions: [...conversation.channelSessions.values()].map((s): ChannelSessionRecord => ({
       id: s.id, customerId: s.customerId, type: s.type, address: s.address,
       startedAt: s.startedAt, endedAt: s.endedAt, state: s.state as ChannelSessionRecord["state"],
+      // a connector's session carries its delivery status (docs/channels.md); an SDK one keeps its old shape
+      ...(s.via === "connector" ? {
+        via: "connector" as const, context: s.context, lastActivityAt: s.lastActivityAt, sentSeq: s.sentSeq,
+        deliveredSeq: s.deliveredSeq, readSeq: s.readSeq, failedSeq: s.failedSeq, failedReason: s.failedReason,
+      } : {}),
     })),
   };
 }
@@ -54,6 +59,12 @@ export function messageState(message: MessageRecord): MessageState {
   state.kind = message.kind;
   state.text = message.text;
   state.at = message.at;
+  for (const ref of message.attachments ?? []) {
+    const attachment = new AttachmentState();
+    Object.assign(attachment, { id: ref.id, name: ref.name, type: ref.type, size: ref.size });
+    state.attachments.push(attachment);
+  }
+  if (message.rich) { state.rich = JSON.stringify(message.rich); }
   return state;
 }
 

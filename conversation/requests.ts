@@ -1,7 +1,7 @@
 import { RequestError } from "../server/errors";
 import { may, seesNotes } from "../server/policy/permissions";
 import type { RequestTable } from "../server/policy/requestTable";
-import { checkText } from "../server/policy/requests";
+import { checkText, isBlank, normaliseText } from "../server/policy/requests";
 import { data, type ChatClient, type RoomContext } from "./context";
 import type { Conversation } from "./Conversation";
 import { historyPage, pastConversations } from "./history";
@@ -14,7 +14,11 @@ export interface ConversationHost extends RoomContext {
 /** The chat requests every room answers (docs/protocol.md). */
 export const conversationRequests: RequestTable<ConversationHost, ChatClient> = {
   send: {
-    check: (payload, room) => ({ ...payload, text: checkText(payload.text, room.services.config.maxTextCodePoints) }),
+    // a message carrying attachments may have no text of its own
+    check: (payload, room) => ({
+      ...payload,
+      text: payload.attachments?.length && isBlank(normaliseText(payload.text)) ? "" : checkText(payload.text, room.services.config.maxTextCodePoints),
+    }),
     action: "send",
     guard: ({ client, identity, payload }) => {
       const kind = payload.kind ?? "text";
@@ -22,7 +26,9 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
       if (kind !== "note" && data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor whispers (notes) only; barge in to write to the customer"); }
     },
     run: ({ room, identity, payload }) => room.serial(async () => {
-      const stored = await room.conversation.transcript.append(identity, { id: payload.id, kind: payload.kind ?? "text", text: payload.text });
+      const stored = await room.conversation.transcript.append(identity, {
+        id: payload.id, kind: payload.kind ?? "text", text: payload.text, attachments: payload.attachments, rich: payload.rich,
+      });
       return { seq: stored.seq };
     }),
   },

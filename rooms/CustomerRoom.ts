@@ -1,6 +1,7 @@
 import { who, type ChatClient } from "../conversation/context";
 import { conversationRequests } from "../conversation/requests";
 import { deskRequests, type DeskHost } from "../desk/actions";
+import { ChannelSessions, type ChannelInbound, type ChannelReport } from "../conversation/channels";
 import { CustomerDesk } from "../desk/CustomerDesk";
 import { ChatState } from "../schema/ChatState";
 import type { Identity } from "../server/auth";
@@ -16,9 +17,16 @@ import { RoomActor } from "./RoomActor";
 export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskHost {
   state = new ChatState();
   readonly desk = new CustomerDesk(this);
+  /** connector sessions (docs/channels.md) */
+  channels!: ChannelSessions;
 
   protected async started() {
     this.extensions.push(this.desk);
+    this.channels = new ChannelSessions(this, this.conversation);
+    // channels' inactivity timers: checked every second, exact enough for timers of minutes to days
+    this.clock.setInterval(() => {
+      if (this.channels.hasConnectorSessions()) { this.serial(() => this.channels.expire()).catch(() => {}); }
+    }, 1_000);
   }
 
   /** An agent's customer rooms are counted cluster-wide for MAX_ROOMS_PER_AGENT. */
@@ -45,6 +53,18 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
    * and routed here, to the room's one actor, by a remote room call: it is
    * sequenced, stored and delivered like any message, and the app becomes a participant.
    */
+  /** A customer's message from a connector (server/channels/http.ts), by a remote room call. */
+  async postFromChannel(input: ChannelInbound) {
+    // a file without words (a photo) is a message too
+    const text = input.attachments?.length && !input.text.trim() ? "" : checkText(input.text, this.services.config.maxTextCodePoints);
+    return this.channels.inbound({ ...input, text });
+  }
+
+  /** A delivery status from a connector, or a delivery the outbox gave up on (server/wiring/app.ts). */
+  async channelStatus(report: ChannelReport) {
+    return this.channels.status(report);
+  }
+
   async postFromApp(identity: Identity, payload: { id: string; text: string }) {
     const text = checkText(payload.text, this.services.config.maxTextCodePoints);
     return this.serial(async () => {

@@ -24,6 +24,26 @@ export class ChannelSessionState extends Schema {
   @type("number") startedAt = 0;
   @type("number") endedAt = 0;
   @type("string") state = "active";
+  /** "connector": a channel connector's session (docs/channels.md); "" for an SDK connection */
+  @type("string") via = "";
+  /** delivery status reported by the connector: highest seq sent, delivered, read */
+  @type("number") sentSeq = 0;
+  @type("number") deliveredSeq = 0;
+  @type("number") readSeq = 0;
+  /** the latest failed delivery on this session (0 when none) and why */
+  @type("number") failedSeq = 0;
+  @type("string") failedReason = "";
+  /** server-only: the connector's thread data and the last inbound message's time */
+  context = "";
+  lastActivityAt = 0;
+}
+
+/** A file a message carries; its URL comes from the HTTP API (docs/channels.md "Attachments"). */
+export class AttachmentState extends Schema {
+  @type("string") id = "";
+  @type("string") name = "";
+  @type("string") type = "";
+  @type("number") size = 0;
 }
 
 export class MessageState extends Schema {
@@ -35,6 +55,9 @@ export class MessageState extends Schema {
   @type("string") kind = "text";
   @type("string") text = "";
   @type("number") at = 0;
+  @type([AttachmentState]) attachments = new ArraySchema<AttachmentState>();
+  /** quick replies and cards as JSON (docs/channels.md "Rich messages"); "" when none */
+  @type("string") rich = "";
 }
 
 export class ConversationState extends Schema {

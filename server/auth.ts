@@ -14,14 +14,17 @@ export interface Identity {
   teams: string[];
   /** the token's exp (seconds since the epoch): a connection lives no longer (server/policy/tokenExpiry.ts) */
   exp?: number;
+  /** a connector's channel types (`channels` claim): the connector API refuses any other (server/channels/) */
+  channels?: string[];
 }
 
 const claimsSchema = z.object({
   sub: z.string().regex(ID_PATTERN, "sub must match [A-Za-z0-9_-]{1,64}"),
-  role: z.enum(["customer", "agent", "supervisor", "bot", "app"]),
+  role: z.enum(["customer", "agent", "supervisor", "bot", "app", "connector"]),
   // shown to everyone in the room and stored with each message: normalised like every stored text
   name: textField(200).optional(),
   teams: z.array(z.string().regex(ID_PATTERN)).max(100).optional(),
+  channels: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/)).max(32).optional(),
 });
 
 /** Bounded clock skew between the token issuer and this server. */
@@ -86,8 +89,8 @@ export class TokenVerifier {
     if (!claims.success) {
       throw new AuthError("auth_invalid", `token claims invalid: ${claims.error.issues[0]?.message ?? "bad claims"}`);
     }
-    const { sub, role, name, teams } = claims.data;
-    return { sub, role, name: name ?? sub, teams: teams ?? [], exp };
+    const { sub, role, name, teams, channels } = claims.data;
+    return { sub, role, name: name ?? sub, teams: teams ?? [], exp, ...(channels ? { channels } : {}) };
   }
 }
 
@@ -98,11 +101,14 @@ export class TokenVerifier {
  */
 export async function signToken(
   secret: string,
-  identity: { sub: string; role: Role; name?: string; teams?: string[] },
+  identity: { sub: string; role: Role; name?: string; teams?: string[]; channels?: string[] },
   expiresIn: string | number = "1h",
   claims: Partial<Pick<Config, "authIssuer" | "authAudience">> = {},
 ): Promise<string> {
-  const jwt = new SignJWT({ role: identity.role, name: identity.name ?? identity.sub, teams: identity.teams ?? [] })
+  const jwt = new SignJWT({
+    role: identity.role, name: identity.name ?? identity.sub, teams: identity.teams ?? [],
+    ...(identity.channels ? { channels: identity.channels } : {}),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(identity.sub)
     .setIssuedAt()

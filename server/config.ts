@@ -1,3 +1,6 @@
+import { createHmac } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
 /**
  * Configuration from the environment, read once at start-up. Names and defaults of
  * the contract's variables are fixed (docs/configuration.md); the rest are documented
@@ -106,6 +109,49 @@ export interface Config {
   retentionIntervalMs: number;
   /** largest page of transcript search results (GET /api/search) */
   searchPageMax: number;
+  /** channel connectors (docs/channels.md): delivery endpoint per channel type, its HMAC secret */
+  connectorUrls: Record<string, string>;
+  connectorSecret: string;
+  /** a connector's channel session ends after this long without an inbound message, per type */
+  channelIdleMs: { byType: Record<string, number>; fallback: number };
+  /** connector API requests per second per connector (its token's sub) */
+  connectorRequestsPerSecond: number;
+  /** attachments (server/attachments/): `disk:<dir>` or `s3://<bucket>`, the S3 client, URL signing */
+  attachmentsStorage: string;
+  s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  attachmentUrlSecret: string;
+  /** the base of the URLs this server hands out (attachment links), e.g. https://chat.example.com */
+  publicUrl: string;
+  /** lifetime of an attachment URL handed to a reader, and of one in a connector's delivery */
+  attachmentUrlTtlSeconds: number;
+  attachmentDeliveryUrlTtlSeconds: number;
+}
+
+/** `type=value,type=value` pairs (CONNECTOR_URLS, CHANNEL_IDLE_MS); a bare value is the fallback. */
+function pairs(env: NodeJS.ProcessEnv, name: string): { byType: Record<string, string>; bare?: string } {
+  const byType: Record<string, string> = {};
+  let bare: string | undefined;
+  for (const item of (env[name] ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = item.indexOf("=");
+    if (at < 0) { bare = item; continue; }
+    const type = item.slice(0, at).trim();
+    if (!/^[a-z][a-z0-9_-]{0,31}$/.test(type)) { throw new Error(`${name}: "${type}" is not a channel type`); }
+    byType[type] = item.slice(at + 1).trim();
+  }
+  return { byType, bare };
+}
+
+function channelIdle(env: NodeJS.ProcessEnv) {
+  const { byType, bare } = pairs(env, "CHANNEL_IDLE_MS");
+  const ms = (raw: string) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1_000) { throw new Error(`CHANNEL_IDLE_MS values must be integers >= 1000, got "${raw}"`); }
+    return value;
+  };
+  return {
+    byType: Object.fromEntries(Object.entries(byType).map(([type, raw]) => [type, ms(raw)])),
+    fallback: bare === undefined ? 86_400_000 : ms(bare),
+  };
 }
 
 /** Days as ms; fractions allowed (tests use seconds); 0 or unset: keep forever. */
@@ -157,6 +203,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if ((env.WEBHOOK_URLS ?? "").trim() && !env.WEBHOOK_SECRET) {
     throw new Error("WEBHOOK_SECRET must be set when WEBHOOK_URLS is");
+  }
+  const connectorUrls = pairs(env, "CONNECTOR_URLS").byType;
+  if (Object.keys(connectorUrls).length > 0 && !env.CONNECTOR_SECRET) {
+    throw new Error("CONNECTOR_SECRET must be set when CONNECTOR_URLS is");
   }
   return {
     port,
@@ -223,5 +273,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     retentionIntervalMs: int(env, "RETENTION_INTERVAL_MS", 3_600_000, 100),
     searchPageMax: int(env, "SEARCH_PAGE_MAX", 100, 1),
+    connectorUrls,
+    connectorSecret: env.CONNECTOR_SECRET ?? "",
+    channelIdleMs: channelIdle(env),
+    connectorRequestsPerSecond: int(env, "CONNECTOR_REQUESTS_PER_SECOND", 200, 1),
+    // tests never write into the work tree
+    attachmentsStorage: env.ATTACHMENTS_STORAGE || (env.NODE_ENV === "test" ? `disk:${path.join(os.tmpdir(), "cc-attachments-test")}` : "disk:./data/attachments"),
+    s3: {
+      endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || "us-east-1",
+      accessKeyId: env.S3_ACCESS_KEY_ID || undefined, secretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,
+      forcePathStyle: env.S3_FORCE_PATH_STYLE === "true",
+    },
+    // a key of its own unless set: derived from AUTH_SECRET, so a URL never doubles as a token
+    attachmentUrlSecret: env.ATTACHMENT_URL_SECRET || createHmac("sha256", authSecret).update("attachment urls").digest("hex"),
+    publicUrl: (env.PUBLIC_URL || `http://${env.PUBLIC_ADDRESS || `localhost:${port}`}`).replace(/\/+$/, ""),
+    attachmentUrlTtlSeconds: int(env, "ATTACHMENT_URL_TTL_SECONDS", 300, 10),
+    attachmentDeliveryUrlTtlSeconds: int(env, "ATTACHMENT_DELIVERY_URL_TTL_SECONDS", 86_400, 60),
   };
 }

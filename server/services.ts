@@ -1,3 +1,4 @@
+import type { Attachments } from "./attachments";
 import type { TokenVerifier } from "./auth";
 import type { AgentRooms } from "./cluster/agentRooms";
 import type { UserBudgets } from "./policy/budgets";
@@ -19,4 +20,6 @@ export interface Services {
   agentRooms: AgentRooms;
   /** the per-user request and join budgets of this process (server/policy/budgets.ts) */
   budgets: UserBudgets;
+  /** attachment storage and signed URLs (server/attachments/) */
+  attachments: Attachments;
 }

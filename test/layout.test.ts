@@ -8,7 +8,7 @@ import { ROOT } from "./helpers/server";
 
 /** The layering rules of docs/architecture.md, checked on the sources. */
 
-const SOURCE_DIRS = ["server", "rooms", "conversation", "desk", "schema", "client", "web/src", "examples"];
+const SOURCE_DIRS = ["server", "rooms", "conversation", "desk", "schema", "client", "web/src", "examples", "connectors"];
 
 function sources(dir: string): string[] {
   const full = path.join(ROOT, dir);
@@ -63,6 +63,13 @@ describe("layout: the layers of docs/architecture.md", () => {
     const offenders = files
       .filter((file) => file.startsWith("server/store/"))
       .flatMap((file) => importedLayers(file).filter((t) => !t.startsWith("server/store/") && !base.includes(t)).map((t) => `${file} -> ${t}`));
+    assert.deepEqual(offenders, []);
+  });
+
+  it("connectors are processes of their own: they import nothing but connectors/ (they use the connector API over HTTP)", () => {
+    const offenders = files
+      .filter((file) => file.startsWith("connectors/"))
+      .flatMap((file) => importedLayers(file).filter((t) => !t.startsWith("connectors/")).map((t) => `${file} -> ${t}`));
     assert.deepEqual(offenders, []);
   });
 

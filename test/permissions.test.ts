@@ -309,4 +309,47 @@ describe("permission table (docs/security.md), row by row", function () {
     }
     await until(() => customer.state.conversation?.messages.some((m: any) => m.senderRole === "app"), 5_000, "the app's message reaches the customer");
   });
+
+  it("the connector API: connectors only, for the channel types of their token; links by apps only", async () => {
+    const post = async (who: Who & { channels?: string[] }, path: string, body: unknown) => {
+      const res = await fetch(`${server.url}/api${path}`, {
+        method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${await signToken(TEST_SECRET, who)}` }, body: JSON.stringify(body),
+      });
+      return `${res.status} ${(await res.json() as any).code ?? ""}`.trim();
+    };
+    const message = () => ({ address: `+1${Date.now()}`, messageId: uniqueId("p"), text: "hi" });
+    assert.equal(await post({ ...as("connector"), channels: ["sms"] }, "/channels/sms/messages", message()), "200");
+    assert.equal(await post({ ...as("connector"), channels: ["email"] }, "/channels/sms/messages", message()), "403 forbidden");
+    assert.equal(await post(as("connector"), "/channels/sms/messages", message()), "403 forbidden", "no channels claim");
+    for (const role of ["customer", "agent", "supervisor", "bot", "app"] as const) {
+      assert.equal(await post({ ...as(role), channels: ["sms"] }, "/channels/sms/messages", message()), "403 forbidden", role);
+    }
+    const customerId = uniqueId("linked");
+    assert.equal(await post(as("app"), `/customers/${customerId}/channels`, { type: "sms", address: "+1999" }), "200");
+    for (const role of ["customer", "agent", "supervisor", "bot", "connector"] as const) {
+      assert.equal(await post({ ...as(role), channels: ["sms"] }, `/customers/${customerId}/channels`, { type: "sms", address: "+1999" }), "403 forbidden", role);
+    }
+    await refused({ ...as("connector"), channels: ["sms"] } as Who, "contact_center", { customerId }, /forbidden/);
+  });
+
+  it("attachments: the room's customers, staff who may join it and apps upload and get URLs; nobody for team rooms", async () => {
+    const { customerId } = await customerWithConversation();
+    const status = async (who: Who & { channels?: string[] }, roomId: string, id?: string) => {
+      const bearer = `Bearer ${await signToken(TEST_SECRET, who)}`;
+      const res = id
+        ? await fetch(`${server.url}/api/rooms/${roomId}/attachments/${id}`, { headers: { authorization: bearer } })
+        : await fetch(`${server.url}/api/rooms/${roomId}/attachments?name=a.txt`, { method: "POST", headers: { "content-type": "text/plain", authorization: bearer }, body: "hello" });
+      const body = await res.json() as any;
+      return id ? `${res.status}${body.url ? " url" : ""}` : res.status === 200 ? body.id : String(res.status);
+    };
+    const id = await status({ sub: customerId, role: "customer" }, `cc-${customerId}`);
+    assert.match(id, /^att-/);
+    for (const who of [{ sub: customerId, role: "customer" as const }, as("agent"), as("supervisor"), as("bot"), as("app")]) {
+      assert.equal(await status(who, `cc-${customerId}`, id), "200 url", who.role);
+    }
+    assert.equal(await status(as("customer"), `cc-${customerId}`, id), "403", "another customer");
+    assert.equal(await status({ ...as("connector"), channels: ["web"] }, `cc-${customerId}`, id), "403", "a connector");
+    assert.equal(await status(as("customer"), `cc-${customerId}`), "403", "another customer uploads");
+    assert.equal(await status(as("agent"), "team-sales"), "400", "a team room is no customer room");
+  });
 });

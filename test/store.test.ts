@@ -11,6 +11,7 @@ import { PostgresStore } from "../server/store/postgres";
 import { migrate } from "../server/store/postgresDb";
 import { RedisStore } from "../server/store/redis";
 import { SqliteStore } from "../server/store/sqlite";
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../server/store/sqlMigrations";
 import { StoreError } from "../server/store/errors";
 import type {
   ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
@@ -19,6 +20,8 @@ import { conversationEndedEvent, conversationStartedEvent, messageStoredEvent } 
 
 /** The store tests use their own key prefix on db 0, so they never touch other data. */
 const REDIS_URL = process.env.REDIS_STORE_TEST_URL ?? "redis://127.0.0.1:6379";
+const SQLITE_VERSIONS = SQLITE_MIGRATIONS.map((m) => m.version);
+const POSTGRES_VERSIONS = POSTGRES_MIGRATIONS.map((m) => m.version);
 
 // --- fixtures -----------------------------------------------------------------
 
@@ -709,6 +712,59 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
     });
 
+    describe("message parts", () => {
+      it("keeps a message's attachments and rich content, and leaves them absent when none", async () => {
+        const { roomId } = await roomWithConversation();
+        const attachments = [{ id: "att-1", name: "Ünïcode \"bill\".pdf", type: "application/pdf", size: 1234 }];
+        const rich = { quickReplies: [{ id: "yes", title: "Yes ✓" }], cards: [{ title: "Order 17", buttons: [{ id: "track", title: "Track", url: "https://shop.example/17" }] }] };
+        const first = await store.appendMessage(roomId, newMessage("conv-1", "m1", { attachments, rich }));
+        const plain = await store.appendMessage(roomId, newMessage("conv-1", "m2"));
+        assert.deepEqual([first.message.attachments, first.message.rich], [attachments, rich]);
+        const [a, b] = await store.readMessages(roomId, "conv-1", { limit: 10, includeNotes: true });
+        assert.deepEqual([a!.attachments, a!.rich], [attachments, rich]);
+        assert.ok(!("attachments" in b!) && !("rich" in b!), "absent, not empty");
+        assert.deepEqual(plain.message, b);
+        const retry = await store.appendMessage(roomId, newMessage("conv-1", "m1", { attachments, rich }));
+        assert.deepEqual(retry, { message: a, duplicate: true });
+      });
+    });
+
+    describe("channel addresses", () => {
+      it("maps an unknown address to the given customer once, then always answers the stored one", async () => {
+        const address = `+1555${randomUUID().slice(0, 8)} "ü" \\`;
+        assert.equal(await store.resolveChannelAddress("whatsapp", address, "cust-a"), "cust-a");
+        assert.equal(await store.resolveChannelAddress("whatsapp", address, "cust-b"), "cust-a", "a known address keeps its customer");
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-c"), "cust-c", "addresses are per channel type");
+      });
+
+      it("gives concurrent first messages from one address one customer", async () => {
+        const address = `a-${randomUUID()}@example.test`;
+        const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => store.resolveChannelAddress("email", address, `cust-${i}`)));
+        assert.equal(new Set(answers).size, 1);
+      });
+
+      it("links an address to another customer, replacing the mapping", async () => {
+        const address = `b-${randomUUID()}@example.test`;
+        await store.linkChannelAddress("email", address, "cust-web");
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-new"), "cust-web", "a linked address is known");
+        await store.linkChannelAddress("email", address, "cust-other");
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-new"), "cust-other");
+      });
+
+      it("forgets an erased customer's addresses (stores with erasure)", async () => {
+        const address = `c-${randomUUID()}@example.test`;
+        const customer = `cust-${randomUUID().slice(0, 8)}`;
+        await store.linkChannelAddress("email", address, customer);
+        try {
+          await store.eraseCustomer(customer);
+        } catch (e) {
+          if (e instanceof StoreError && e.kind === "unsupported") { return; } // Redis: no erasure (docs/storage.md)
+          throw e;
+        }
+        assert.equal(await store.resolveChannelAddress("email", address, "cust-after"), "cust-after");
+      });
+    });
+
     describe("leases and team queues", () => {
       it("grants a lease to one caller until it expires", async () => {
         const name = `lease-${randomUUID()}`;
@@ -917,12 +973,12 @@ describe("SqliteStore", function () {
       const file = path.join(dir, "migrations.sqlite");
       const one = new SqliteStore(file);
       const two = new SqliteStore(file);
-      assert.deepEqual(one.appliedMigrations(), [1, 2]);
-      assert.deepEqual(two.appliedMigrations(), [1, 2]);
+      assert.deepEqual(one.appliedMigrations(), SQLITE_VERSIONS);
+      assert.deepEqual(two.appliedMigrations(), SQLITE_VERSIONS);
       await one.close();
       await two.close();
       const again = new SqliteStore(file);
-      assert.deepEqual(again.appliedMigrations(), [1, 2]);
+      assert.deepEqual(again.appliedMigrations(), SQLITE_VERSIONS);
       await again.close();
     });
 
@@ -938,9 +994,9 @@ describe("SqliteStore", function () {
         child.stderr.on("data", (d) => { out += d; });
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
       });
-      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2]", "[1,2]"]);
+      assert.deepEqual(await Promise.all([run(), run()]), [JSON.stringify(SQLITE_VERSIONS), JSON.stringify(SQLITE_VERSIONS)]);
       const store = new SqliteStore(file);
-      assert.deepEqual(store.appliedMigrations(), [1, 2]);
+      assert.deepEqual(store.appliedMigrations(), SQLITE_VERSIONS);
       await store.close();
     });
 
@@ -1010,8 +1066,8 @@ describe("PostgresStore", function () {
       const stores = await Promise.all(range(1, 4).map(() => PostgresStore.connect({ url: urlOf(db), poolSize: 2 })));
       const pool = new pg.Pool({ connectionString: urlOf(db), max: 1 });
       try {
-        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2]);
-        assert.deepEqual(await migrate(pool), [1, 2], "applying again changes nothing");
+        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), POSTGRES_VERSIONS);
+        assert.deepEqual(await migrate(pool), POSTGRES_VERSIONS, "applying again changes nothing");
         const { roomId } = await stores[0].createRoom(roomRecord());
         assert.ok(await stores[3].getRoom(roomId));
       } finally {

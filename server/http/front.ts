@@ -3,7 +3,7 @@ import express from "express";
 import { readBodyWithin } from "./bodyLimit";
 import { corsFront, disableColyseusCors } from "./cors";
 import { firstLine, logGarbage } from "./garbageLog";
-import { routeOf } from "./respond";
+import { refuse, routeOf } from "./respond";
 import { securityHeaders } from "./securityHeaders";
 
 export interface FrontPolicy {
@@ -12,6 +12,8 @@ export interface FrontPolicy {
   apiBodyMaxBytes: number;
   corsOrigins: string[];
   publicAddress: string;
+  /** routes that read their own bodies (attachment uploads), with their cap; undefined: pre-read here */
+  streamedBodyMaxBytes?: (path: string) => number | undefined;
 }
 
 /**
@@ -32,6 +34,15 @@ export function installHttpFront(server: Server, policy: FrontPolicy) {
     const path = (req.url ?? "/").split("?", 1)[0]!;
     setSecurityHeaders(req, res);
     if (corsFront(req, res, path, policy.corsOrigins)) { return; }
+    const streamed = req.method === "POST" ? policy.streamedBodyMaxBytes?.(path) : undefined;
+    if (streamed !== undefined) {
+      // the route counts the bytes itself; a declared length or an encoding is refused here, unread
+      const encoding = String(req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+      if (encoding !== "identity" && encoding !== "") { refuse(req, res, 415, "unsupported_encoding", "request bodies are accepted without Content-Encoding only", true); return; }
+      if (Number(req.headers["content-length"]) > streamed) { refuse(req, res, 413, "payload_too_large", `body over ${streamed} bytes`, true); return; }
+      run(req, res);
+      return;
+    }
     const max = path.startsWith("/api/") ? Math.min(policy.bodyMaxBytes, policy.apiBodyMaxBytes) : policy.bodyMaxBytes;
     readBodyWithin(req, res, max, () => run(req, res));
   });

@@ -55,7 +55,10 @@ export function mountRecordsApi(app: express.Application, services: Services) {
 
   router.delete("/customers/:customerId", handle(["app"], async (req, identity) => {
     const customerId = parse(id, req.params.customerId);
-    const erased = await eraseCustomer(store, customerId);
+    const rooms = [`cc-${customerId}`, ...(await store.customerRooms(customerId))];
+    const stored = await eraseCustomer(store, customerId);
+    // their files go too (server/attachments/): after the rows, so no message points to a file that is gone
+    const erased = { ...stored, attachments: await services.attachments.eraseCustomer(customerId, rooms) };
     const audit = await store.appendAudit({ at: Date.now(), actor: identity.sub, action: "erase_customer", subject: customerId, detail: { ...erased } });
     logger.info({ customerId, by: identity.sub, ...erased }, "customer erased");
     return { customerId, erased, auditId: audit.id };

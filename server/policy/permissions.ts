@@ -83,6 +83,7 @@ export async function resolveJoin(
 async function resolveRoom(
   roomName: string, identity: Identity, options: any, store: RoomStore, config: PolicyConfig,
 ): Promise<Omit<ResolvedJoin, "monitor">> {
+  if (identity.role === "connector") { forbid("connectors use the connector API, not rooms"); }
   const channel = parseChannel(identity, options);
   switch (roomName) {
     case "contact_center": {
@@ -190,6 +191,31 @@ export function acceptRefusal(identity: Identity, request: { targetUserId: strin
   if (identity.role === "bot" && !request.forBot && !request.targetUserId) { return "bots take the requests for bots"; }
   if (request.forBot && identity.role !== "bot" && !request.escalated) { return "the team's bot takes this request first"; }
   return null;
+}
+
+/**
+ * The connector row: a connector acts only for the channel types in its token's
+ * `channels` claim (server/channels/http.ts); no other role uses the connector API.
+ */
+export function mayUseChannel(identity: Identity, type: string): boolean {
+  return identity.role === "connector" && (identity.channels ?? []).includes(type);
+}
+
+/**
+ * The attachments row: who may upload into a room and get its attachments' URLs. The
+ * room's customers (a private room's members), staff and bots as for a join (team
+ * scope included), applications for customer rooms; nobody for team rooms. Connectors
+ * upload through the connector API and get URLs in their deliveries only.
+ */
+export function mayReadRoom(identity: Identity, record: RoomRecord, config: PolicyConfig): boolean {
+  if (record.kind === "team") { return false; }
+  switch (identity.role) {
+    case "customer": return record.kind === "private" ? record.members.includes(identity.sub) : record.customers.includes(identity.sub);
+    case "app": return true;
+    case "connector": return false;
+    default:
+      try { checkTeamScope(identity, record, config); return true; } catch { return false; }
+  }
 }
 
 /** Who sees agent notes in state and history. */

@@ -15,11 +15,31 @@ const limit = z.number().int().min(1);
 // the text rules live with the base layer, where tokens (server/auth.ts) use them too
 export { codePoints, isBlank, normaliseText, textField } from "../text";
 
+/** Quick replies and cards of a message (docs/channels.md "Rich messages"): bounded, texts normalised. */
+const richContent = z.object({
+  quickReplies: z.array(z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), title: textField(20) })).min(1).max(10).optional(),
+  cards: z.array(z.object({
+    title: textField(80),
+    subtitle: textField(200).optional(),
+    imageUrl: z.string().url().regex(/^https:\/\//, "must be https").max(1000).optional(),
+    buttons: z.array(z.object({
+      id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), title: textField(20),
+      url: z.string().url().regex(/^https:\/\//, "must be https").max(1000).optional(),
+    })).max(3).optional(),
+  })).min(1).max(10).optional(),
+}).refine((r) => r.quickReplies || r.cards, "quickReplies or cards");
+
 /** end, transfer, invite and handover reasons: stored in the conversation and its events */
 const reason = textField(200);
 
 export const schemas = {
-  send: z.object({ id, text: z.string(), kind: z.enum(["text", "note"]).optional() }),
+  send: z.object({
+    id, text: z.string(), kind: z.enum(["text", "note"]).optional(),
+    // uploads of the sender in this room (server/attachments/); with some, the text may be empty
+    attachments: z.array(z.string().regex(/^att-[0-9a-f]{32}$/, "must be an attachment id")).max(10).optional(),
+    // quick replies and cards (server/channels/rich.ts); the text is their plain fallback
+    rich: richContent.optional(),
+  }),
   read: z.object({ seq }),
   typing: z.object({ typing: z.boolean() }),
   history: z.object({

@@ -234,6 +234,20 @@ export class MemoryStore implements RoomStore {
   }
 
 
+  // --- channel addresses -------------------------------------------------------------
+
+  readonly channelAddresses = new Map<string, string>();
+
+  async resolveChannelAddress(type: string, address: string, customerId: string) {
+    const key = `${type}\u0000${address}`;
+    if (!this.channelAddresses.has(key)) { this.channelAddresses.set(key, customerId); }
+    return this.channelAddresses.get(key)!;
+  }
+
+  async linkChannelAddress(type: string, address: string, customerId: string) {
+    this.channelAddresses.set(`${type}\u0000${address}`, customerId);
+  }
+
   // --- records (memoryRecords.ts) --------------------------------------------------
 
   private records = new MemoryRecords(this);

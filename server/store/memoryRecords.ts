@@ -54,6 +54,8 @@ export class MemoryRecords {
 
   async eraseCustomer(customerId: string): Promise<ErasureResult> {
     const r: ErasureResult = { rooms: 0, conversations: 0, messages: 0, redactedMessages: 0, roomsLeft: 0, channelSessions: 0, outboxEntries: 0 };
+    // the customer's channel addresses (email, phone numbers) are personal data too
+    for (const [key, owner] of [...this.store.channelAddresses]) { if (owner === customerId) { this.store.channelAddresses.delete(key); } }
     for (const [roomId, data] of [...this.store.rooms]) {
       if (data.record.customers.includes(customerId) && removesWholeRoom(data.record, customerId)) {
         r.rooms++;

@@ -286,6 +286,20 @@ export class PostgresStore implements RoomStore {
     await this.q("DELETE FROM cc_outbox_leases WHERE room_id = $1 AND owner = $2", [roomId, owner]);
   }
 
+  // --- channel addresses ---------------------------------------------------------------
+
+  async resolveChannelAddress(type: string, address: string, customerId: string) {
+    // the no-op update makes RETURNING answer the stored row when the address is known
+    const { rows } = await this.q(`INSERT INTO cc_channel_addresses (type, address, customer_id) VALUES ($1, $2, $3)
+      ON CONFLICT (type, address) DO UPDATE SET customer_id = cc_channel_addresses.customer_id RETURNING customer_id`, [type, address, customerId]);
+    return rows[0].customer_id as string;
+  }
+
+  async linkChannelAddress(type: string, address: string, customerId: string) {
+    await this.q(`INSERT INTO cc_channel_addresses (type, address, customer_id) VALUES ($1, $2, $3)
+      ON CONFLICT (type, address) DO UPDATE SET customer_id = excluded.customer_id`, [type, address, customerId]);
+  }
+
   // --- retention, erasure, export, search, audit (postgresRecords.ts) ------------------
 
   purgeEnded(kind: RoomKind, endedBefore: number, limit: number) { return this.tx((c) => records.purgeEnded(c, kind, endedBefore, limit)); }

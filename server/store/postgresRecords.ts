@@ -56,6 +56,8 @@ async function conversationsOf(c: Q, roomId: string) {
 
 export async function eraseCustomer(c: Q, customerId: string): Promise<ErasureResult> {
   const r: ErasureResult = { rooms: 0, conversations: 0, messages: 0, redactedMessages: 0, roomsLeft: 0, channelSessions: 0, outboxEntries: 0 };
+  // the customer's channel addresses (email, phone numbers) are personal data too
+  await c.query("DELETE FROM cc_channel_addresses WHERE customer_id = $1", [customerId]);
   for (const room of await roomsOf(c, customerId, true)) {
     const conversations = await conversationsOf(c, room.roomId);
     if (removesWholeRoom(room, customerId)) {

@@ -27,6 +27,7 @@ import type { RoomKind } from "./types";
  *   P outbox:{R}          stream  the room's webhook outbox, field e (the event JSON), oldest first
  *   P outboxes            set     room ids whose outbox may hold entries
  *   P outbox-lease:{R}    string  the owner id of the dispatcher draining the outbox (PX ttl)
+ *   P chaddr              hash    "<type>\0<address>" -> customer id (channel addresses)
  *
  * The outbox events of a message, a conversation start or end are written by the
  * same script as the record (atomic with it); that script also lists the room in
@@ -287,6 +288,19 @@ export class RedisStore implements RoomStore {
     await this.run("ccOutboxRelease", this.outboxLeaseKey(roomId), owner);
   }
 
+
+  // --- channel addresses -----------------------------------------------------------
+
+  async resolveChannelAddress(type: string, address: string, customerId: string) {
+    const field = `${type}\u0000${address}`;
+    // HSETNX: of two first messages at once, one sets the field and both read it
+    await this.redis.hsetnx(`${this.prefix}chaddr`, field, customerId);
+    return (await this.redis.hget(`${this.prefix}chaddr`, field))!;
+  }
+
+  async linkChannelAddress(type: string, address: string, customerId: string) {
+    await this.redis.hset(`${this.prefix}chaddr`, `${type}\u0000${address}`, customerId);
+  }
 
   // --- records: refused (docs/storage.md "What the Redis store does not do") -----------
   // Each needs an index the Redis layout lacks (rooms by kind and end time, rooms and

@@ -85,6 +85,8 @@ export function decodeConversation(hash: Record<string, string>): ConversationRe
 export const encodeMessage = (m: NewMessage) => JSON.stringify({
   id: m.id, conversationId: m.conversationId, senderId: m.senderId, senderRole: m.senderRole,
   senderName: m.senderName, kind: m.kind, text: m.text, at: m.at,
+  // optional parts of a message (attachments, rich content): absent when empty, so older rows read the same
+  ...(m.attachments?.length ? { attachments: m.attachments } : {}), ...(m.rich ? { rich: m.rich } : {}),
 });
 
 export const seqOf = (entryId: string) => Number(entryId.slice(0, entryId.indexOf("-")));

@@ -153,9 +153,21 @@ CREATE INDEX cc_messages_search_gin ON cc_messages USING gin (search);
 CREATE INDEX cc_messages_sent_at ON cc_messages (sent_at);
 `;
 
+/** Channel addresses (server/channels/): which customer writes from an email address, a phone number. */
+const CHANNEL_ADDRESSES = `
+CREATE TABLE cc_channel_addresses (
+  type text NOT NULL,
+  address text NOT NULL,
+  customer_id text NOT NULL,
+  PRIMARY KEY (type, address)
+);
+CREATE INDEX cc_channel_addresses_customer ON cc_channel_addresses (customer_id);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
+  { version: 3, name: "channel addresses", sql: CHANNEL_ADDRESSES },
 ];
 
 /**
@@ -200,4 +212,5 @@ $fn$;
 export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
   { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
+  { version: 3, name: "channel addresses", sql: CHANNEL_ADDRESSES },
 ];

@@ -72,6 +72,8 @@ export const CONVERSATION_COLUMNS = "room_id, id, state, started_at, ended_at, e
 export const encodeMessage = (m: NewMessage) => JSON.stringify({
   id: m.id, conversationId: m.conversationId, senderId: m.senderId, senderRole: m.senderRole,
   senderName: m.senderName, kind: m.kind, text: m.text, at: m.at,
+  // optional parts of a message (attachments, rich content): absent when empty, so older rows read the same
+  ...(m.attachments?.length ? { attachments: m.attachments } : {}), ...(m.rich ? { rich: m.rich } : {}),
 });
 
 export const decodeMessage = (data: string, seq: number | string): MessageRecord => ({ ...JSON.parse(data), seq: Number(seq) });

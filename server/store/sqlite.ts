@@ -274,6 +274,8 @@ export class SqliteStore implements RoomStore {
   pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }
   leaseOutbox(roomId: string, owner: string, ttlMs: number) { return this.run(() => side.leaseOutbox(this.db, roomId, owner, ttlMs)); }
   releaseOutbox(roomId: string, owner: string) { return this.run(() => side.releaseOutbox(this.db, roomId, owner)); }
+  resolveChannelAddress(type: string, address: string, customerId: string) { return this.run(() => side.resolveChannelAddress(this.db, type, address, customerId)); }
+  linkChannelAddress(type: string, address: string, customerId: string) { return this.run(() => side.linkChannelAddress(this.db, type, address, customerId)); }
 
   // --- retention, erasure, export, search, audit (sqliteRecords.ts) --------------------
 

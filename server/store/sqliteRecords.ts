@@ -56,6 +56,8 @@ function conversationsOf(db: SqliteDb, roomId: string) {
 export function eraseCustomer(db: SqliteDb, customerId: string): ErasureResult {
   const r: ErasureResult = { rooms: 0, conversations: 0, messages: 0, redactedMessages: 0, roomsLeft: 0, channelSessions: 0, outboxEntries: 0 };
   return db.transaction(() => {
+    // the customer's channel addresses (email, phone numbers) are personal data too
+    db.stmt("DELETE FROM cc_channel_addresses WHERE customer_id = ?").run(customerId);
     for (const room of roomsOf(db, customerId)) {
       const conversations = conversationsOf(db, room.roomId);
       if (removesWholeRoom(room, customerId)) {

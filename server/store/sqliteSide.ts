@@ -79,3 +79,13 @@ export function leaseOutbox(db: SqliteDb, roomId: string, owner: string, ttlMs: 
 export function releaseOutbox(db: SqliteDb, roomId: string, owner: string) {
   db.stmt("DELETE FROM cc_outbox_leases WHERE room_id = ? AND owner = ?").run(roomId, owner);
 }
+
+export function resolveChannelAddress(db: SqliteDb, type: string, address: string, customerId: string): string {
+  db.stmt("INSERT INTO cc_channel_addresses (type, address, customer_id) VALUES (?, ?, ?) ON CONFLICT (type, address) DO NOTHING").run(type, address, customerId);
+  return (db.stmt("SELECT customer_id FROM cc_channel_addresses WHERE type = ? AND address = ?").get(type, address) as { customer_id: string }).customer_id;
+}
+
+export function linkChannelAddress(db: SqliteDb, type: string, address: string, customerId: string) {
+  db.stmt("INSERT INTO cc_channel_addresses (type, address, customer_id) VALUES (?, ?, ?) ON CONFLICT (type, address) DO UPDATE SET customer_id = excluded.customer_id")
+    .run(type, address, customerId);
+}

@@ -5,7 +5,8 @@
  */
 
 export type RoomKind = "contact_center" | "private" | "team";
-export type Role = "customer" | "agent" | "supervisor" | "bot" | "app";
+/** `connector`: a channel connector process (server/channels/); it never sends as itself */
+export type Role = "customer" | "agent" | "supervisor" | "bot" | "app" | "connector";
 export type MessageKind = "text" | "note" | "event";
 
 import type { AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery } from "./recordTypes";
@@ -48,6 +49,22 @@ export interface ChannelSessionRecord {
   /** 0 while active */
   endedAt: number;
   state: "active" | "ended";
+  /**
+   * Connector sessions only (server/channels/, docs/channels.md); absent on a session
+   * of a customer connected with the SDK.
+   */
+  via?: "connector";
+  /** the connector's own thread data (email subject and Message-IDs), handed back with every delivery */
+  context?: string;
+  /** last inbound message on the session (ms): its inactivity timer runs from here */
+  lastActivityAt?: number;
+  /** delivery horizons reported by the connector: the highest seq sent, delivered, read on this session */
+  sentSeq?: number;
+  deliveredSeq?: number;
+  readSeq?: number;
+  /** the latest failed delivery: its seq and why (0 / "" when none) */
+  failedSeq?: number;
+  failedReason?: string;
 }
 
 export interface ConversationRecord {
@@ -66,6 +83,21 @@ export interface ConversationRecord {
   channelSessions: ChannelSessionRecord[];
 }
 
+/** A file a message carries (server/attachments/): its bytes are in the attachment storage, not here. */
+export interface AttachmentRef {
+  id: string;
+  name: string;
+  /** media type, e.g. image/png */
+  type: string;
+  size: number;
+}
+
+/** Rich content of a message (server/channels/rich.ts): quick replies and cards, with `text` as the plain fallback. */
+export interface RichContent {
+  quickReplies?: { id: string; title: string }[];
+  cards?: { title: string; subtitle?: string; imageUrl?: string; buttons?: { id: string; title: string; url?: string }[] }[];
+}
+
 export interface MessageRecord {
   seq: number;
   /** the client's id, the idempotency key together with senderId */
@@ -77,6 +109,9 @@ export interface MessageRecord {
   kind: MessageKind;
   text: string;
   at: number;
+  /** absent when the message carries none */
+  attachments?: AttachmentRef[];
+  rich?: RichContent;
 }
 
 /** A conversation request waiting in a team's queue (desk/TeamDesk.ts). */
@@ -219,6 +254,16 @@ export interface RoomStore {
   leaseOutbox(roomId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Frees the lease if `owner` holds it. */
   releaseOutbox(roomId: string, owner: string): Promise<void>;
+
+  // --- channel addresses (server/channels/, docs/channels.md) -----------------------
+  /**
+   * The customer id of a channel address (`type`, `address`): the stored one, or, when
+   * the address is unknown, `customerId`, stored atomically (two first messages from
+   * one address at once get one customer).
+   */
+  resolveChannelAddress(type: string, address: string, customerId: string): Promise<string>;
+  /** Maps an address to a customer, replacing any earlier mapping (linking two addresses to one customer). */
+  linkChannelAddress(type: string, address: string, customerId: string): Promise<void>;
 
   /** A team's pending conversation requests, written whole by the team room's actor. */
   saveQueue(teamId: string, requests: QueuedRequest[]): Promise<void>;

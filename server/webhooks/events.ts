@@ -27,6 +27,7 @@ export function messageStoredEvent(roomId: string, message: NewMessage): string 
   const data = JSON.stringify({
     id: message.id, conversationId: message.conversationId, senderId: message.senderId, senderRole: message.senderRole,
     senderName: message.senderName, kind: message.kind, text: message.text, at: message.at,
+    ...(message.attachments?.length ? { attachments: message.attachments } : {}), ...(message.rich ? { rich: message.rich } : {}),
   });
   // JSON text never holds a raw control character, so the mark cannot meet content
   return `{"id":${JSON.stringify(`${roomId}:`).slice(0, -1)}${SEQ_MARK}","type":"message.stored",`

@@ -5,6 +5,7 @@ import type { Config } from "../config";
 import { logger } from "../logger";
 import { registry } from "../metrics";
 import type { OutboxEntry, RoomStore } from "../store/types";
+import { CHANNEL_EVENT, type GivenUpDelivery } from "../channels/events";
 
 /**
  * Webhooks for applications (a CRM following along): every event of a room is
@@ -86,9 +87,21 @@ export function outboxLeaseMs(config: Pick<Config, "webhookTimeoutMs">) {
   return 2 * config.webhookTimeoutMs + 1_000;
 }
 
-export function createWebhooks(config: Config, store: RoomStore): Webhooks {
-  if (config.webhookUrls.length === 0) { return noWebhooks; }
-  return new OutboxWebhooks(config, store);
+/**
+ * `onGivenUp`: a channel delivery (server/channels/events.ts) that no attempt got
+ * through; the wiring reports it to the room as a failed delivery.
+ */
+export function createWebhooks(config: Config, store: RoomStore, onGivenUp: (delivery: GivenUpDelivery) => void = () => {}): Webhooks {
+  if (config.webhookUrls.length === 0 && Object.keys(config.connectorUrls ?? {}).length === 0) { return noWebhooks; }
+  return new OutboxWebhooks(config, store, onGivenUp);
+}
+
+/** An outbox entry as the dispatcher reads it: webhook events, and channel deliveries (to their connector). */
+interface OutboxEvent {
+  id: string;
+  type: string;
+  channel?: { sessionId: string; type: string };
+  data?: { seq?: number };
 }
 
 const webhookMetrics = {
@@ -112,7 +125,8 @@ const SCAN_ROOMS = 100;
 type Outcome = "delivered" | "given_up" | "stopped";
 
 class OutboxWebhooks implements Webhooks {
-  readonly enabled = true;
+  /** webhook events are written only for WEBHOOK_URLS; channel deliveries whenever a connector has an endpoint */
+  get enabled() { return this.config.webhookUrls.length > 0; }
   /** this node's dispatcher, as the owner of outbox leases */
   private readonly owner = `wh-${randomUUID()}`;
   private readonly leaseMs: number;
@@ -129,7 +143,8 @@ class OutboxWebhooks implements Webhooks {
   private scanTimer: NodeJS.Timeout;
   private scanning = false;
 
-  constructor(private readonly config: Config, private readonly store: RoomStore) {
+  constructor(private readonly config: Config, private readonly store: RoomStore,
+    private readonly onGivenUp: (delivery: GivenUpDelivery) => void) {
     this.leaseMs = outboxLeaseMs(config);
     this.scanTimer = setInterval(() => void this.scan(), config.sweepIntervalMs);
     this.scanTimer.unref();
@@ -268,18 +283,27 @@ class OutboxWebhooks implements Webhooks {
 
   /** One entry to every endpoint; false when this node must stop (lease lost, shutdown). */
   private async deliver(roomId: string, entry: OutboxEntry): Promise<boolean> {
-    let event: Pick<WebhookEvent, "id" | "type">;
+    let event: OutboxEvent;
     try {
       event = JSON.parse(entry.payload);
     } catch {
       logger.error({ roomId, entry: entry.id }, "unreadable webhook outbox entry; dropped");
       return true;
     }
-    const outcomes = await Promise.all(this.config.webhookUrls.map((url) => this.deliverTo(url, roomId, event, entry.payload)));
+    if (event.type === CHANNEL_EVENT && event.channel) {
+      // one target: the connector of the session's channel type, with the connectors' secret
+      const url = this.config.connectorUrls[event.channel.type];
+      const report = (reason: string) => this.onGivenUp({ roomId, sessionId: event.channel!.sessionId, seq: Number(event.data?.seq ?? 0), reason });
+      if (!url) { report(`no connector endpoint for channel ${event.channel.type}`); return true; }
+      const outcome = await this.deliverTo(url, roomId, event, entry.payload, this.config.connectorSecret);
+      if (outcome === "given_up") { report(`not accepted by the connector after ${this.config.webhookMaxAttempts} attempts`); }
+      return outcome !== "stopped";
+    }
+    const outcomes = await Promise.all(this.config.webhookUrls.map((url) => this.deliverTo(url, roomId, event, entry.payload, this.config.webhookSecret)));
     return !outcomes.includes("stopped");
   }
 
-  private async deliverTo(url: string, roomId: string, event: Pick<WebhookEvent, "id" | "type">, body: string): Promise<Outcome> {
+  private async deliverTo(url: string, roomId: string, event: Pick<OutboxEvent, "id" | "type">, body: string, secret: string): Promise<Outcome> {
     const max = this.config.webhookMaxAttempts;
     for (let attempt = 1; ; attempt++) {
       // no attempt starts unless it ends within this node's lease (see outboxLeaseMs)
@@ -297,7 +321,7 @@ class OutboxWebhooks implements Webhooks {
             "x-cc-event": event.type,
             "x-cc-delivery": event.id,
             "x-cc-timestamp": timestamp,
-            "x-cc-signature": signature(this.config.webhookSecret, timestamp, body),
+            "x-cc-signature": signature(secret, timestamp, body),
           },
         });
         await res.body?.cancel().catch(() => undefined);

@@ -25,6 +25,9 @@ import type { RoomStore } from "../store/types";
 import { createWebhooks } from "../webhooks";
 import { RetentionJob } from "../cluster/retention";
 import { mountRecordsApi } from "../http/recordsApi";
+import { mountConnectorApi, reportGivenUp } from "../channels/http";
+import { createAttachments } from "../attachments";
+import { mountAttachments, uploadRoute } from "../attachments/http";
 
 export interface RunningServer {
   server: Server;
@@ -62,11 +65,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   store = await createStore(config, redis);
   logger.info({ store: describeStore(config.databaseUrl) }, "store open");
 
-  const webhooks = createWebhooks(config, store); // webhooks: outbox in the store, see server/webhooks/
+  // webhooks and channel deliveries: outbox in the store, see server/webhooks/ and server/channels/
+  const webhooks = createWebhooks(config, store, reportGivenUp);
   const services: Services = {
     config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis),
     // one registry per process: every room on it charges the same per-user buckets
     budgets: budgetsFor(config),
+    attachments: createAttachments(config), // server/attachments/: disk or an S3-compatible bucket
   };
 
   const transport = new WebSocketTransport({ maxPayload: config.maxPayloadBytes });
@@ -86,6 +91,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
       mountRecordsApi(app, services); // erasure, export, search, audit
+      mountConnectorApi(app, services); // channel connectors (docs/channels.md)
+      mountAttachments(app, services); // uploads, signed URLs, downloads
       mountWeb(app, config);
       app.use(jsonNotFound(), jsonErrors());
     },
@@ -97,7 +104,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   server.define("team", rooms.team).filterBy(["roomKey"]);
 
   await server.listen(config.port);
-  installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress });
+  installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress, streamedBodyMaxBytes: uploadRoute });
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
