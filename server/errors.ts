@@ -29,6 +29,9 @@ export type ErrorCode =
   // storage: what a store may refuse besides being unreachable (`unavailable`)
   | "conflict"
   | "not_found"
+  // a write of a room actor that a newer actor replaced (docs/cluster.md, Fencing);
+  // the actor answers its clients `unavailable` and closes them with 4001
+  | "fenced"
   // a store that does not offer the call (the Redis store's records calls)
   | "unsupported"
   // the HTTP front (server/http): a compressed body
@@ -64,7 +67,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   no_active_conversation: 409, already_accepted: 409, conflict: 409, at_capacity: 409,
   unsupported_encoding: 415,
   rate_limited: 429, too_many_requests: 429,
-  unavailable: 503,
+  unavailable: 503, fenced: 503,
   internal: 500, unsupported: 501,
 };
 
