@@ -43,7 +43,7 @@ export class Transcript {
     };
     const events = room.services.webhooks.enabled ? [messageStoredEvent(room.roomId, message)] : [];
     const { message: stored, duplicate } = await guardStore(
-      () => room.services.store.appendMessage(room.roomId, message, events), { roomId: room.roomId });
+      () => room.writer.appendMessage(message, events), { roomId: room.roomId });
     if (!duplicate) {
       this.addToWindow(conversation, stored);
       room.state.lastSeq = stored.seq;

@@ -1,5 +1,6 @@
 import type { TokenVerifier } from "./auth";
 import type { AgentRooms } from "./cluster/agentRooms";
+import type { Lease } from "./cluster/lease";
 import type { UserBudgets } from "./policy/budgets";
 import type { Config } from "./config";
 import type { RoomStore } from "./store/types";
@@ -19,4 +20,6 @@ export interface Services {
   agentRooms: AgentRooms;
   /** the per-user request and join budgets of this process (server/policy/budgets.ts) */
   budgets: UserBudgets;
+  /** this process's lease: its actors write and start only while it holds (docs/cluster.md, Fencing) */
+  lease: Lease;
 }
