@@ -25,6 +25,8 @@ interface Participant {
   acked: Map<string, number>;
   delivered: Map<number, ChatMessage>;
   failures: string[];
+  /** close codes of the connections that dropped */
+  lost: number[];
 }
 
 const ROOMS = 10;
@@ -35,8 +37,9 @@ async function connect(urls: string[], who: Who, options: any): Promise<Particip
   for (;;) {
     try {
       const chat = await ChatConnection.join({ urls, token, room: "contact_center", options, maxSendAttempts: 1_000, requestTimeoutMs: 5_000 });
-      const participant: Participant = { sub: who.sub, chat, acked: new Map(), delivered: new Map(), failures: [] };
+      const participant: Participant = { sub: who.sub, chat, acked: new Map(), delivered: new Map(), failures: [], lost: [] };
       chat.on("message", (m) => { participant.delivered.set(m.seq, m); });
+      chat.on("lost", ({ code }) => { participant.lost.push(code); });
       return participant;
     } catch (e) {
       if (Date.now() > deadline) { throw e; }
@@ -170,6 +173,10 @@ describe("fencing: never two writers of a room (PostgreSQL store, Redis matchmak
         const conversation = (await db.query("SELECT id, state, end_reason FROM cc_conversations WHERE room_id = $1", [r.roomId])).rows;
         assert.deepEqual(conversation, [{ id: r.conversationId, state: "active", end_reason: "" }], `${r.roomId}: the conversation lives on, not ended as idle`);
       }
+      // A stopped its actors and told their clients to join again (4001), and B moved the rooms only then
+      for (const r of rooms) { assert.ok(r.customer.lost.includes(4001), `${r.roomId}: the customer was closed with 4001 (got ${r.customer.lost})`); }
+      assert.match(a.output(), /room actor fenced/);
+      assert.match(b.output(), /process declared dead/);
       // the store's own record of who wrote: a room's writes never go back to an older owner
       for (const r of rooms) {
         const { rows } = await db.query("SELECT seq, owner_epoch FROM cc_messages WHERE room_id = $1 ORDER BY seq", [r.roomId]);
