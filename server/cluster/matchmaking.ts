@@ -64,6 +64,8 @@ export class AtomicRedisDriver extends RedisDriver {
   private readonly owned = new Map<string, string>();
   /** the actor of this room id was replaced: stop it (server/wiring/app.ts) */
   onListingLost: (roomId: string) => void = () => {};
+  /** this process's id in the listings (the matchmaker's; a test may name one) */
+  processId: () => string = () => matchMaker.processId;
 
   constructor(url: string) {
     const redis = new Redis(url);
@@ -80,8 +82,8 @@ export class AtomicRedisDriver extends RedisDriver {
   }
 
   private async writeIfOurs(roomId: string, epoch: string, json: string): Promise<boolean> {
-    const done = (await (this.redis as any).ccListingIfOurs(ROOMCACHES_KEY, roomId, matchMaker.processId, epoch, json)) === 1;
-    if (!done && json !== "") {
+    const done = (await (this.redis as any).ccListingIfOurs(ROOMCACHES_KEY, roomId, this.processId(), epoch, json)) === 1;
+    if (!done && json !== "" && this.owned.get(roomId) === epoch) {
       logger.warn({ roomId }, "room listing is no longer this actor's: it was replaced");
       this.owned.delete(roomId);
       this.onListingLost(roomId);
@@ -109,7 +111,7 @@ export class AtomicRedisDriver extends RedisDriver {
   }
 
   async cleanup(processId: string): Promise<void> {
-    if (processId === matchMaker.processId) { return super.cleanup(processId); } // our own shutdown
+    if (processId === this.processId()) { return super.cleanup(processId); } // our own shutdown
     const ids = (await this.query({ processId })).map((listing) => listing.roomId);
     const removed = await (this.redis as any).ccCleanupIfLapsed(ROOMCACHES_KEY, leaseKey(processId), processId, ...ids);
     if (removed === -1) {
@@ -126,7 +128,7 @@ export class AtomicRedisDriver extends RedisDriver {
     const found = await this.findByIds(ids);
     return ids.filter((id) => {
       const listing = found.get(id);
-      return this.owned.has(id) && (!listing || listing.processId !== matchMaker.processId || epochOf(listing) !== this.owned.get(id));
+      return this.owned.has(id) && (!listing || listing.processId !== this.processId() || epochOf(listing) !== this.owned.get(id));
     });
   }
 
