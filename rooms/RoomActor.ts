@@ -39,6 +39,8 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   conversation!: Conversation;
   private ownership: RoomOwnership | undefined;
   private unsubscribeLapse = () => {};
+  /** a duplicate the matchmaker discarded was never registered: it writes nothing, not even at dispose */
+  private wasRegistered = false;
   protected extensions: RoomHooks[] = [metricsHooks, webhookHooks];
   private queue: Promise<unknown> = Promise.resolve();
   /** open connections (including dropped ones awaiting reconnection) per user id */
@@ -90,7 +92,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
     if (!this.record) { await refuseJoin("room_not_found", `room ${resolved.roomId} does not exist`); }
     // take the room before reading it: an older actor (a frozen or cut-off process) can write no more
-    this.ownership = new RoomOwnership(store, this.roomId, this.services.lease, (reason) => this.stopServing(reason));
+    this.ownership = new RoomOwnership(store, this.roomId, this.services.lease, (reason) => this.stopServing(reason), () => this.listed());
     const epoch = await this.ownership.activate();
     (this as any)._listing.metadata = { ...(this as any)._listing.metadata, epoch: String(epoch) };
     this.unsubscribeLapse = this.services.lease.onLapse(() => this.fence("the process lease lapsed"));
@@ -155,9 +157,17 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
 
   /** The matchmaker registered this actor as the room's (server/wiring/app.ts): take the room for good. */
   registered() {
+    this.wasRegistered = true;
     if (!this.services.lease.valid()) { this.fence("the process lease lapsed during the start"); }
     if (this.ownership?.fenced) { this.stopServing("fenced during the start"); return; }
     this.ownership?.takeOver();
+  }
+
+  /** The matchmaker lists this very actor as its room's (this process, this activation). */
+  private async listed(): Promise<boolean> {
+    const mine = (this as any)._listing;
+    const listing = await matchMaker.driver.findOne({ roomId: this.roomId });
+    return !!listing && listing.processId === mine.processId && listing.metadata?.epoch === mine.metadata?.epoch;
   }
 
   /** This actor no longer owns its room (a refused write, a lapsed lease, its listing gone). */
@@ -237,7 +247,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
 
   async onDispose() {
     this.unsubscribeLapse();
-    if (!this.ownership?.fenced) {
+    if (this.wasRegistered && !this.ownership?.fenced) {
       await this.serial(() => this.conversation?.flush() ?? Promise.resolve()).catch((e) =>
         logger.error({ err: e, roomId: this.roomId }, "flush on dispose failed"));
     }

@@ -29,16 +29,22 @@ export class RoomOwnership {
     private readonly roomId: string,
     private readonly lease: Lease,
     private readonly onFenced: (reason: string) => void,
+    /** the matchmaker still lists this actor as the room's (its process and epoch) */
+    private readonly listed: () => Promise<boolean>,
   ) {
     const write = <K extends keyof RoomWriter>(name: K) => async (...args: any[]) => {
-      const writer = this.store.forOwner(this.roomId, await this.current());
-      if (!this.lease.valid()) { this.fence("the process lease lapsed"); }
-      if (this.lost) { throw movedAway(); }
-      try {
-        return await (writer[name] as any)(...args);
-      } catch (err) {
-        if (err instanceof StoreError && err.kind === "fenced") { this.fence("a newer actor owns the room"); throw movedAway(); }
-        throw err;
+      for (let attempt = 0; ; attempt++) {
+        const writer = this.store.forOwner(this.roomId, await this.current());
+        if (!this.lease.valid()) { this.fence("the process lease lapsed"); }
+        if (this.lost) { throw movedAway(); }
+        try {
+          return await (writer[name] as any)(...args);
+        } catch (err) {
+          if (!(err instanceof StoreError && err.kind === "fenced")) { throw err; }
+          if (attempt === 0 && await this.stillOurs()) { continue; }
+          this.fence("a newer actor owns the room");
+          throw movedAway();
+        }
       }
     };
     const self = this;
@@ -79,6 +85,20 @@ export class RoomOwnership {
   private async take(): Promise<number> {
     this.held = await this.store.activateRoom(this.roomId);
     return this.held;
+  }
+
+  /**
+   * A write was refused: a newer epoch took the room. It may be a duplicate actor
+   * that a concurrent join started and the matchmaker then discarded (it activated
+   * after our take-over): if the matchmaker still lists THIS actor, and the lease
+   * still holds, so that nobody may have moved the room (the clean-up of our listings
+   * waits for the lease to expire), the room is ours: take it again, and write once
+   * more. A real successor exists only once our listing is gone.
+   */
+  private async stillOurs(): Promise<boolean> {
+    if (this.lost || !this.lease.valid() || !(await this.listed().catch(() => false)) || !this.lease.valid()) { return false; }
+    this.epoch = this.take();
+    try { await this.epoch; return true; } catch { return false; }
   }
 
   private async current(): Promise<number> {
