@@ -47,20 +47,11 @@ export class RoomOwnership {
         }
       }
     };
-    const self = this;
-    this.writer = {
-      roomId,
-      get epoch() { return self.held; },
-      addMembers: write("addMembers"),
-      startConversation: write("startConversation"),
-      saveConversation: write("saveConversation"),
-      endConversation: write("endConversation"),
-      appendMessage: write("appendMessage"),
-      setIdleDeadline: write("setIdleDeadline"),
-      clearIdleDeadline: write("clearIdleDeadline"),
-      appendOutbox: write("appendOutbox"),
-      saveQueue: write("saveQueue"),
-    } as RoomWriter;
+    // every write of the store's fenced view, so a write added to RoomWriter is fenced here too
+    const writes = Object.entries(store.forOwner(roomId, 0)).filter(([, value]) => typeof value === "function").map(([name]) => name);
+    const writer = Object.fromEntries(writes.map((name) => [name, write(name as keyof RoomWriter)]));
+    Object.defineProperties(writer, { roomId: { value: roomId }, epoch: { get: () => this.held } });
+    this.writer = writer as unknown as RoomWriter;
   }
 
   /** true once the actor learned it no longer owns the room */

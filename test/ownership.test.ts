@@ -32,7 +32,8 @@ describe("room ownership: the fenced writer of one actor", () => {
 
   it("writes with its epoch until a newer actor takes the room; then it stops once and answers unavailable", async () => {
     const old = owner();
-    await old.ownership.activate();
+    const epoch = await old.ownership.activate();
+    assert.equal(old.ownership.writer.epoch, epoch, "the writer names the epoch it holds");
     assert.equal((await old.ownership.writer.appendMessage(message("m1"))).message.seq, 1);
     const next = owner();
     await next.ownership.activate();
