@@ -9,10 +9,16 @@
  * that view carries the epoch and is checked in the same transaction (Lua script)
  * that writes, so once a newer actor activated the room, an older one (a frozen or
  * cut-off process that woke up) has each write refused with StoreError kind
- * "fenced" and nothing of it is stored. New room writes belong in `RoomWriter` (with
- * an optional `epoch` on the RoomStore method, checked by every store); the
- * unfenced RoomStore methods are for callers that own no room (the sweeper, the
- * records API, tests).
+ * "fenced" and nothing of it is stored.
+ *
+ * In an actor, features write through `room.writer` (conversation/context.ts), the
+ * actor's fenced view, never through `services.store`. A NEW room write: add it to
+ * `RoomWriter` and to `ownerView` (fenced.ts), give the RoomStore method an optional
+ * `epoch` that every store checks in the same transaction as the write, and add a
+ * refusal case to the fencing contract in test/store.test.ts; the actor's writer
+ * (rooms/ownership.ts) wraps every RoomWriter method by itself. The unfenced
+ * RoomStore methods are for callers that own no room (the sweeper, the records
+ * API, tests).
  */
 
 export type RoomKind = "contact_center" | "private" | "team";
