@@ -1,10 +1,10 @@
-import { ChatError } from "../server/errors";
+import { RoomMovedError } from "../server/errors";
 import type { Lease } from "../server/cluster/lease";
 import { StoreError } from "../server/store/errors";
 import type { RoomStore, RoomWriter } from "../server/store/types";
 
 /** What a client is told when its request hit an actor that no longer owns the room. */
-export const movedAway = () => new ChatError("unavailable", "this room moved to another server: join again and retry");
+export const movedAway = () => new RoomMovedError();
 
 /**
  * A room actor's ownership of its room (docs/cluster.md, Fencing). `activate` takes

@@ -50,6 +50,18 @@ export class ChatError extends Error {
 }
 
 /**
+ * A request whose write was refused because a newer actor owns the room (fencing,
+ * docs/cluster.md): `unavailable` for the client (join again, send again with the
+ * same id), not a storage failure for the operator.
+ */
+export class RoomMovedError extends ChatError {
+  constructor() {
+    super("unavailable", "this room moved to another server: join again and retry");
+    this.name = "RoomMovedError";
+  }
+}
+
+/**
  * The names the code base grew up with, kept so every throw site reads as what it
  * refuses; both are the one ChatError.
  */
