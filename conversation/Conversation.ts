@@ -65,7 +65,7 @@ export class Conversation {
     }
     const record = this.record(conversation);
     const events = room.services.webhooks.enabled ? [conversationStartedEvent(record)] : [];
-    await guardStore(() => this.store.startConversation(record, events), { roomId: room.roomId });
+    await guardStore(() => room.writer.startConversation(record, events), { roomId: room.roomId });
     room.record.activeConversationId = conversation.id;
     room.state.conversation = conversation;
     room.updateAutoDispose();
@@ -90,7 +90,7 @@ export class Conversation {
     }
     const record: ConversationRecord = { ...this.record(conversation), state: "ended", endedAt, endReason: reason, endedBy };
     const events = room.services.webhooks.enabled ? [conversationEndedEvent(record)] : [];
-    await guardStore(() => this.store.endConversation(record, events), { roomId: room.roomId });
+    await guardStore(() => room.writer.endConversation(record, events), { roomId: room.roomId });
     this.participantsDirty = false;
     room.record.activeConversationId = null;
     room.record.pastConversations++;
@@ -200,7 +200,7 @@ export class Conversation {
   async save() {
     const conversation = this.active;
     if (!conversation) { return; }
-    await guardStore(() => this.store.saveConversation(this.record(conversation)), { roomId: this.room.roomId });
+    await guardStore(() => this.room.writer.saveConversation(this.record(conversation)), { roomId: this.room.roomId });
     this.participantsDirty = false;
   }
 

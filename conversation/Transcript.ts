@@ -52,7 +52,7 @@ export class Transcript {
     // staff messages to the customer's connector sessions, durable with the message (docs/channels.md)
     events.push(...channelDeliveries(room, conversation, message));
     const { message: stored, duplicate } = await guardStore(
-      () => room.services.store.appendMessage(room.roomId, message, events), { roomId: room.roomId });
+      () => room.writer.appendMessage(message, events), { roomId: room.roomId });
     if (!duplicate) {
       this.addToWindow(conversation, stored);
       room.state.lastSeq = stored.seq;

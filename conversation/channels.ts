@@ -51,11 +51,12 @@ export class ChannelSessions {
     return this.room.serial(async () => {
       const known = this.room.state.conversation?.participants.get(input.customerId)?.name;
       const identity: Identity = { sub: input.customerId, role: "customer", name: input.name ?? known ?? input.address, teams: [] };
-      const store = this.room.services.store;
       if (!this.room.state.conversation) {
         // a provider's redelivery of a message of an ended conversation must not start
-        // an empty one: the idempotency check comes before any conversation check
-        const probe = await guardStore(() => store.appendMessage(this.room.roomId, this.message(identity, input, "conv-none")), { roomId: this.room.roomId })
+        // an empty one: the idempotency check comes before any conversation check (the
+        // store refuses a new message outside an active conversation, and answers a
+        // stored one as a duplicate); through the fenced writer like every room write
+        const probe = await guardStore(() => this.room.writer.appendMessage(this.message(identity, input, "conv-none")), { roomId: this.room.roomId })
           .catch(() => null);
         if (probe?.duplicate) {
           return { conversationId: probe.message.conversationId, sessionId: "", seq: probe.message.seq, duplicate: true };

@@ -3,7 +3,7 @@ import type { ClockTimer } from "@colyseus/timer";
 import type { ConversationState } from "../schema/ChatState";
 import type { Identity } from "../server/auth";
 import type { Services } from "../server/services";
-import type { ConversationRecord, MessageRecord, RoomKind, RoomRecord } from "../server/store/types";
+import type { ConversationRecord, MessageRecord, RoomKind, RoomRecord, RoomWriter } from "../server/store/types";
 
 /** What a room keeps per connection. */
 export interface ClientData {
@@ -57,6 +57,12 @@ export interface RoomContext {
   readonly record: RoomRecord;
   readonly state: ChatStateLike;
   readonly services: Services;
+  /**
+   * The room's writes, fenced with this actor's owner epoch (rooms/ownership.ts):
+   * the ONLY way a feature writes its room. A refused write stops the actor and
+   * rejects with `unavailable`.
+   */
+  readonly writer: RoomWriter;
   readonly clients: readonly ChatClient[];
   readonly clock: ClockTimer;
   /** Runs mutations of this room one at a time, in arrival order. */

@@ -42,7 +42,7 @@ export class IdleTimer {
     // the stored deadline may lag by a little; writing it on every message would double the writes
     if (deadline - this.deadlineWritten >= Math.min(1_000, this.idleMs / 10)) {
       this.deadlineWritten = deadline;
-      this.room.services.store.setIdleDeadline(this.room.roomId, deadline).catch((e) =>
+      this.room.writer.setIdleDeadline(deadline).catch((e) =>
         logger.warn({ err: e, roomId: this.room.roomId }, "could not store idle deadline"));
     }
   }

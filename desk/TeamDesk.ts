@@ -235,7 +235,7 @@ export class TeamDesk {
       customerId: r.customerId, conversationId: r.conversationId, targetUserId: r.targetUserId, fromUserId: r.fromUserId,
       reason: r.reason, forBot: r.forBot, createdAt: r.createdAt, escalated: r.escalated,
     }));
-    this.room.serial(() => this.room.services.store.saveQueue(this.teamId, requests))
+    this.room.serial(() => this.room.writer.saveQueue(this.teamId, requests))
       .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team queue"));
   }
 }

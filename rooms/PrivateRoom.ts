@@ -33,7 +33,7 @@ export abstract class PrivateRoom extends CustomerRoom {
     if (this.record.members.includes(identity.sub)) { return; }
     await this.serial(async () => {
       if (this.record.members.includes(identity.sub)) { return; }
-      await this.services.store.addMembers(this.roomId, [identity.sub]);
+      await this.writer.addMembers([identity.sub]);
       this.record.members.push(identity.sub);
     });
   }
@@ -41,6 +41,6 @@ export abstract class PrivateRoom extends CustomerRoom {
   /** An unused private room with someone in it waits another period before removal. */
   protected async dueWithoutConversation() {
     if (this.state.lastSeq !== 0) { return super.dueWithoutConversation(); }
-    await this.services.store.setIdleDeadline(this.roomId, Date.now() + this.services.config.privateRoomUnusedMs);
+    await this.writer.setIdleDeadline(Date.now() + this.services.config.privateRoomUnusedMs);
   }
 }

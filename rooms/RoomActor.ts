@@ -14,9 +14,10 @@ import { checkCreation } from "../server/policy/privateRooms";
 import { RoomTokens } from "../server/policy/tokenExpiry";
 import type { RequestTable } from "../server/policy/requestTable";
 import type { Services } from "../server/services";
-import type { RoomKind, RoomRecord } from "../server/store/types";
+import type { RoomKind, RoomRecord, RoomWriter } from "../server/store/types";
 import { asJoinRefusal, refuseJoin } from "./auth";
 import { fireHook, metricsHooks, webhookHooks } from "./hooks";
+import { RoomOwnership } from "./ownership";
 import { guardConnections, registerRequests } from "./pipeline";
 
 /**
@@ -25,6 +26,9 @@ import { guardConnections, registerRequests } from "./pipeline";
  * (desk/), the request table, the extensions listening to the named hooks. It is
  * the only writer of its room's record while it lives; all mutations run one after
  * the other (`serial`), so seqs, conversation starts and ends never interleave.
+ * "The only writer" is enforced (docs/cluster.md, Fencing): it writes through
+ * `writer`, fenced with its owner epoch, and stops serving (`fence`) as soon as it
+ * learns that a newer actor owns the room.
  */
 export abstract class RoomActor<S extends ChatState | TeamState = ChatState | TeamState>
   extends Room<{ state: S; client: ChatClient }> implements RoomContext {
@@ -33,6 +37,10 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   kind!: RoomKind;
   record!: RoomRecord;
   conversation!: Conversation;
+  private ownership: RoomOwnership | undefined;
+  private unsubscribeLapse = () => {};
+  /** a duplicate the matchmaker discarded was never registered: it writes nothing, not even at dispose */
+  private wasRegistered = false;
   protected extensions: RoomHooks[] = [metricsHooks, webhookHooks];
   private queue: Promise<unknown> = Promise.resolve();
   /** open connections (including dropped ones awaiting reconnection) per user id */
@@ -58,7 +66,13 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   protected left(_client: ChatClient, _remaining: number): void {}
   /** The stored idle deadline is due and no conversation is active. */
   protected async dueWithoutConversation(): Promise<void> {
-    await this.services.store.clearIdleDeadline(this.roomId);
+    await this.writer.clearIdleDeadline();
+  }
+
+  /** The room's fenced writes (rooms/ownership.ts). */
+  get writer(): RoomWriter {
+    if (!this.ownership) { throw new Error("the room writes only once it owns its room (onCreate)"); }
+    return this.ownership.writer;
   }
 
   async onCreate(options: any) {
@@ -77,6 +91,12 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     if (!existing && resolved.create && resolved.limitFor) { await asJoinRefusal(() => checkCreation(resolved.limitFor!, config, store)); }
     this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
     if (!this.record) { await refuseJoin("room_not_found", `room ${resolved.roomId} does not exist`); }
+    // take the room before reading it: an older actor (a frozen or cut-off process) can write no more
+    this.ownership = new RoomOwnership(store, this.roomId, this.services.lease, (reason) => this.stopServing(reason), () => this.listed());
+    const epoch = await this.ownership.activate();
+    (this as any)._listing.metadata = { ...(this as any)._listing.metadata, epoch: String(epoch) };
+    this.unsubscribeLapse = this.services.lease.onLapse(() => this.fence("the process lease lapsed"));
+    if (existing) { this.record = (await store.getRoom(this.roomId)) ?? this.record; }
     if (!existing) { await this.created(resolved); }
 
     this.state.roomId = this.roomId;
@@ -130,7 +150,44 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
   }
 
   isLive() {
-    return matchMaker.getLocalRoomById(this.roomId) === this;
+    return !this.ownership?.fenced && matchMaker.getLocalRoomById(this.roomId) === this;
+  }
+
+  // --- fencing (docs/cluster.md) ------------------------------------------------
+
+  /** The matchmaker registered this actor as the room's (server/wiring/app.ts): take the room for good. */
+  registered() {
+    this.wasRegistered = true;
+    if (!this.services.lease.valid()) { this.fence("the process lease lapsed during the start"); }
+    if (this.ownership?.fenced) { this.stopServing("fenced during the start"); return; }
+    this.ownership?.takeOver();
+  }
+
+  /** The matchmaker lists this very actor as its room's (this process, this activation). */
+  private async listed(): Promise<boolean> {
+    const mine = (this as any)._listing;
+    const listing = await matchMaker.driver.findOne({ roomId: this.roomId });
+    return !!listing && listing.processId === mine.processId && listing.metadata?.epoch === mine.metadata?.epoch;
+  }
+
+  /** This actor no longer owns its room (a refused write, a lapsed lease, its listing gone). */
+  fence(reason: string) {
+    this.ownership?.fence(reason);
+  }
+
+  /**
+   * Stops serving at once: no timer runs, nothing more is written (the dispose
+   * flush is skipped), and every client is closed with 4001 so that it joins the
+   * room again, which lands on the room's current actor. The listing is removed
+   * only if it is still this actor's (AtomicRedisDriver).
+   */
+  private stopServing(reason: string) {
+    logger.warn({ roomId: this.roomId, reason }, "room actor fenced: it no longer owns the room; its clients rejoin the current actor");
+    metrics.fencedActors.inc();
+    this.clock.clear();
+    this.unsubscribeLapse();
+    if ((this as any)._internalState === 0) { return; } // still in onCreate: its next write fails, and so does the start
+    this.disconnect(CloseCode.SERVER_SHUTDOWN).catch(() => {});
   }
 
   // --- joining and leaving ---------------------------------------------------
@@ -183,13 +240,17 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     metrics.connections.dec();
     const remaining = (this.connections.get(userId) ?? 1) - 1;
     if (remaining > 0) { this.connections.set(userId, remaining); } else { this.connections.delete(userId); }
+    if (this.ownership?.fenced) { return; } // the room's current actor keeps its participants
     await this.serial(() => this.conversation.leave(client, remaining));
     this.left(client, remaining);
   }
 
   async onDispose() {
-    await this.serial(() => this.conversation?.flush() ?? Promise.resolve()).catch((e) =>
-      logger.error({ err: e, roomId: this.roomId }, "flush on dispose failed"));
+    this.unsubscribeLapse();
+    if (this.wasRegistered && !this.ownership?.fenced) {
+      await this.serial(() => this.conversation?.flush() ?? Promise.resolve()).catch((e) =>
+        logger.error({ err: e, roomId: this.roomId }, "flush on dispose failed"));
+    }
     if (this.kind) { this.fire("onActorDisposed"); }
     logger.info({ roomId: this.roomId }, "room actor disposed");
   }

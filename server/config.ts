@@ -1,6 +1,8 @@
 import { createHmac } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
+import { failureTimes } from "./cluster/detection";
+
 /**
  * Configuration from the environment, read once at start-up. Names and defaults of
  * the contract's variables are fixed (docs/configuration.md); the rest are documented
@@ -101,6 +103,10 @@ export interface Config {
   /** bearer token for /metrics (empty: none) and a separate port for it (0: the public port) */
   metricsToken: string;
   metricsPort: number;
+  /** the matchmaker's time to declare a silent process dead (docs/cluster.md, Fencing) */
+  deadProcessMs: number;
+  /** a process that could not renew its lease for this long stops its actors; < deadProcessMs */
+  leaseMs: number;
   /** fault injection for the cluster tests: delay of every actor start (NODE_ENV=test only) */
   actorStartDelayMs: number;
   /** ended conversations are purged this many ms after they ended, per room kind (0: kept forever; server/retention.ts) */
@@ -153,6 +159,7 @@ function channelIdle(env: NodeJS.ProcessEnv) {
     fallback: bare === undefined ? 86_400_000 : ms(bare),
   };
 }
+
 
 /** Days as ms; fractions allowed (tests use seconds); 0 or unset: keep forever. */
 function retentionDays(env: NodeJS.ProcessEnv, name: string): number {
@@ -265,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     monitorLockoutMs: int(env, "MONITOR_LOCKOUT_MS", 15 * 60_000, 1000),
     metricsToken: env.METRICS_TOKEN ?? "",
     metricsPort: int(env, "METRICS_PORT", 0, 0),
+    ...failureTimes(env),
     actorStartDelayMs: env.NODE_ENV === "test" ? int(env, "TEST_ACTOR_START_DELAY_MS", 0, 0) : 0,
     retentionMs: {
       contact_center: retentionDays(env, "RETENTION_DAYS_CONTACT_CENTER"),

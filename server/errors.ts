@@ -29,6 +29,9 @@ export type ErrorCode =
   // storage: what a store may refuse besides being unreachable (`unavailable`)
   | "conflict"
   | "not_found"
+  // a write of a room actor that a newer actor replaced (docs/cluster.md, Fencing);
+  // the actor answers its clients `unavailable` and closes them with 4001
+  | "fenced"
   // a store that does not offer the call (the Redis store's records calls)
   | "unsupported"
   // the HTTP front (server/http): a compressed body
@@ -43,6 +46,18 @@ export class ChatError extends Error {
   /** The refusal as clients receive it. */
   toReason() {
     return { code: this.code, message: this.message };
+  }
+}
+
+/**
+ * A request whose write was refused because a newer actor owns the room (fencing,
+ * docs/cluster.md): `unavailable` for the client (join again, send again with the
+ * same id), not a storage failure for the operator.
+ */
+export class RoomMovedError extends ChatError {
+  constructor() {
+    super("unavailable", "this room moved to another server: join again and retry");
+    this.name = "RoomMovedError";
   }
 }
 
@@ -64,7 +79,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   no_active_conversation: 409, already_accepted: 409, conflict: 409, at_capacity: 409,
   unsupported_encoding: 415,
   rate_limited: 429, too_many_requests: 429,
-  unavailable: 503,
+  unavailable: 503, fenced: 503,
   internal: 500, unsupported: 501,
 };
 

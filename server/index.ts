@@ -1,3 +1,5 @@
+// first: Colyseus reads its timeouts when it loads (DEAD_PROCESS_MS, docs/cluster.md)
+import "./cluster/detection";
 import { loadConfig } from "./config";
 import { logger } from "./logger";
 import { startServer } from "./wiring/app";

@@ -15,4 +15,6 @@ export const metrics = {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry],
   }),
   storageErrors: new client.Counter({ name: "cc_storage_errors_total", help: "Failed storage calls", registers: [registry] }),
+  fencedActors: new client.Counter({ name: "cc_fenced_actors_total", help: "Room actors stopped because a newer actor owns their room (docs/cluster.md)", registers: [registry] }),
+  leaseLapses: new client.Counter({ name: "cc_lease_lapses_total", help: "Times this process could not renew its lease in time and stopped its actors", registers: [registry] }),
 };

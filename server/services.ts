@@ -1,6 +1,7 @@
 import type { Attachments } from "./attachments";
 import type { TokenVerifier } from "./auth";
 import type { AgentRooms } from "./cluster/agentRooms";
+import type { Lease } from "./cluster/lease";
 import type { UserBudgets } from "./policy/budgets";
 import type { Config } from "./config";
 import type { RoomStore } from "./store/types";
@@ -22,4 +23,6 @@ export interface Services {
   budgets: UserBudgets;
   /** attachment storage and signed URLs (server/attachments/) */
   attachments: Attachments;
+  /** this process's lease: its actors write and start only while it holds (docs/cluster.md, Fencing) */
+  lease: Lease;
 }

@@ -3,7 +3,10 @@ import { LocalDriver, type IRoomCache } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import Redis from "ioredis";
 import { AtomicRedisDriver, KeyedLocalDriver } from "../server/cluster/matchmaking";
+import { leaseKey, ProcessLease } from "../server/cluster/lease";
 import { REDIS_TEST_URL, flushTestDb } from "./helpers/redis";
+import { until } from "./helpers/server";
+import { startTcpProxy } from "./helpers/tcpProxy";
 
 /**
  * The drivers' indexed lookups (server/matchmaking.ts) must answer exactly what the
@@ -88,6 +91,106 @@ describe("matchmaking drivers: lookups by room key and room id", function () {
       await flushTestDb();
       await atomic.shutdown();
       redis.disconnect();
+    }
+  });
+});
+
+describe("fencing of listings (AtomicRedisDriver) and the process lease", function () {
+  this.timeout(20_000);
+  const mine = (i: number, epoch: string) => listing(i, { processId: "p-me", metadata: { roomKey: `cc-c${i}`, epoch } } as any);
+
+  it("writes a listing only while it is this actor's: never over a successor, never back after a drop", async () => {
+    await flushTestDb();
+    const driver = new AtomicRedisDriver(REDIS_TEST_URL);
+    driver.processId = () => "p-me";
+    const lost: string[] = [];
+    driver.onListingLost = (roomId) => lost.push(roomId);
+    const redis = new Redis(REDIS_TEST_URL);
+    try {
+      const a = mine(1, "7");
+      assert.equal(await driver.insert(a), true);
+      assert.equal(await driver.update(a, { $inc: { clients: 1 } } as any), true, "its own listing: written");
+      assert.equal(JSON.parse((await redis.hget("roomcaches", "cc-c1"))!).clients, 2);
+
+      // the matchmaker declared p-me dead and another process started the room
+      const successor = { ...a, processId: "p-other", metadata: { roomKey: "cc-c1", epoch: "9" } };
+      await redis.hset("roomcaches", "cc-c1", JSON.stringify(successor));
+      assert.equal(await driver.update(a, { $inc: { clients: 1 } } as any), false);
+      assert.equal(await driver.persist(a), false);
+      assert.equal(await driver.remove("cc-c1"), false);
+      assert.equal(JSON.parse((await redis.hget("roomcaches", "cc-c1"))!).processId, "p-other", "the successor's listing stands");
+      assert.deepEqual(lost, ["cc-c1"], "the actor is told once");
+
+      // a listing the matchmaker dropped is not brought back (Colyseus' restore of a swept process)
+      const b = mine(2, "8");
+      assert.equal(await driver.insert(b), true);
+      await redis.hdel("roomcaches", "cc-c2");
+      assert.deepEqual(await driver.lostListings(), ["cc-c2"]);
+      assert.equal(await driver.persist(b), false);
+      assert.equal(await redis.hexists("roomcaches", "cc-c2"), 0);
+
+      // the same process, a later actor of the room (another epoch): the old one's writes are refused too
+      const c = mine(3, "10");
+      assert.equal(await driver.insert(c), true);
+      assert.equal(await driver.update({ ...c, metadata: { roomKey: "cc-c3", epoch: "4" } } as any, { $set: { locked: true } } as any), false);
+      assert.equal(await driver.remove("cc-c3"), true, "its own delete at dispose");
+      assert.equal(await redis.hexists("roomcaches", "cc-c3"), 0);
+    } finally {
+      await flushTestDb();
+      await driver.shutdown();
+      redis.disconnect();
+    }
+  });
+
+  it("removes a dead process's listings only once its lease expired, and only its own", async () => {
+    await flushTestDb();
+    const driver = new AtomicRedisDriver(REDIS_TEST_URL);
+    driver.processId = () => "p-me";
+    const redis = new Redis(REDIS_TEST_URL);
+    try {
+      await redis.hset("roomcaches", "cc-c1", JSON.stringify(listing(1, { processId: "p-dead" })), "cc-c2", JSON.stringify(listing(2, { processId: "p-other" })));
+      await redis.set(leaseKey("p-dead"), "p-dead", "PX", 400);
+      await driver.cleanup("p-dead");
+      assert.equal(await redis.hexists("roomcaches", "cc-c1"), 1, "its lease still runs: the listing stays");
+      await new Promise((r) => setTimeout(r, 500));
+      await driver.cleanup("p-dead");
+      assert.equal(await redis.hexists("roomcaches", "cc-c1"), 0);
+      assert.equal(await redis.hexists("roomcaches", "cc-c2"), 1);
+    } finally {
+      await flushTestDb();
+      await driver.shutdown();
+      redis.disconnect();
+    }
+  });
+
+  it("the lease lapses after LEASE_MS without a renewal (Redis cut off), on the monotonic clock, and is taken again after", async () => {
+    const url = new URL(REDIS_TEST_URL);
+    const proxy = await startTcpProxy(Number(url.port || 6379), url.hostname);
+    const db = url.pathname.slice(1) || "0";
+    const redis = new Redis(`redis://127.0.0.1:${proxy.port}/${db}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    redis.on("error", () => {});
+    const lease = new ProcessLease(redis, () => "p-lease-test", 600);
+    let lapses = 0;
+    lease.onLapse(() => { lapses++; });
+    try {
+      await lease.start();
+      assert.equal(lease.valid(), true);
+      await new Promise((r) => setTimeout(r, 900));
+      assert.deepEqual([lease.valid(), lapses], [true, 0], "renewed in time");
+      const cutAt = performance.now();
+      proxy.cut();
+      await until(() => lapses === 1, 3_000, "the lapse");
+      const after = performance.now() - cutAt;
+      // LEASE_MS after the last renewal sent (at most a check period, 150 ms, before the cut), with room for a loaded machine
+      assert.ok(after <= 600 + 150 + 650, `lapsed ${Math.round(after)} ms after the cut`);
+      assert.equal(lease.valid(), false);
+      proxy.heal();
+      await until(() => lease.valid(), 5_000, "the lease taken again");
+      assert.equal(lapses, 1);
+    } finally {
+      await lease.stop();
+      redis.disconnect();
+      await proxy.close();
     }
   });
 });

@@ -765,6 +765,85 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       });
     });
 
+    describe("fencing: one owner epoch writes a room", () => {
+      const isFenced = (e: any) => e instanceof StoreError && e.kind === "fenced";
+      const queued = {
+        id: "req-1", kind: "new" as const, roomId: "cc-x", roomKind: "contact_center" as const, customerId: "x",
+        conversationId: "conv-1", targetUserId: "", fromUserId: "", reason: "", forBot: false, createdAt: 5, escalated: false,
+      };
+
+      it("hands out a larger epoch at every activation, across rooms; an unknown room is not_found", async () => {
+        const one = await roomWithConversation();
+        const two = await roomWithConversation();
+        const epochs = [await store.activateRoom(one.roomId), await store.activateRoom(two.roomId), await store.activateRoom(one.roomId)];
+        assert.ok(epochs[0] > 0 && epochs[1] > epochs[0] && epochs[2] > epochs[1], `increasing: ${epochs}`);
+        await assert.rejects(store.activateRoom(`room-${randomUUID()}`), (e: any) => e instanceof StoreError && e.kind === "not_found");
+      });
+
+      it("refuses every write of an older epoch with kind fenced, and stores nothing of it", async () => {
+        const { roomId, conversation } = await roomWithConversation();
+        const old = store.forOwner(roomId, await store.activateRoom(roomId));
+        await old.appendMessage(newMessage("conv-1", "m1"));
+        const current = store.forOwner(roomId, await store.activateRoom(roomId));
+        const team = `team${randomUUID().slice(0, 8)}`;
+        await current.saveQueue(team, [queued]);
+        await current.setIdleDeadline(50);
+
+        await assert.rejects(old.appendMessage(newMessage("conv-1", "m2")), isFenced);
+        await assert.rejects(old.appendMessage(newMessage("conv-1", "m1")), isFenced, "not even a retry of its own message");
+        await assert.rejects(old.saveConversation({ ...conversation, participants: [] }), isFenced);
+        await assert.rejects(old.endConversation(ended(conversation, 3_000)), isFenced);
+        await assert.rejects(old.startConversation(conversationRecord(roomId, "conv-1", 1_500)), isFenced);
+        await assert.rejects(old.setIdleDeadline(10), isFenced);
+        await assert.rejects(old.clearIdleDeadline(), isFenced);
+        await assert.rejects(old.addMembers(["intruder"]), isFenced);
+        await assert.rejects(old.appendOutbox(["{\"old\":1}"]), isFenced);
+        await assert.rejects(old.saveQueue(team, []), isFenced);
+
+        const room = (await store.getRoom(roomId))!;
+        assert.deepEqual([room.lastSeq, room.members, room.activeConversationId], [1, [], "conv-1"]);
+        const stored = (await store.getConversation(roomId, "conv-1"))!;
+        assert.deepEqual([stored.state, stored.participants.length, stored.messageCount], ["active", 1, 1]);
+        assert.deepEqual(await store.dueIdleDeadlines(60, 10), [roomId], "the owner's deadline stands");
+        assert.deepEqual(await store.readOutbox(roomId, 10), []);
+        assert.deepEqual((await store.loadQueue(team)).map((r) => r.id), ["req-1"]);
+      });
+
+      it("lets the newer owner write, and a retry of a stored message id stays idempotent for it", async () => {
+        const { roomId, conversation } = await roomWithConversation();
+        const first = store.forOwner(roomId, await store.activateRoom(roomId));
+        const stored = await first.appendMessage(newMessage("conv-1", "m1"));
+        const second = store.forOwner(roomId, await store.activateRoom(roomId));
+        const retry = await second.appendMessage(newMessage("conv-1", "m1"));
+        assert.deepEqual([retry.duplicate, retry.message.seq], [true, stored.message.seq]);
+        assert.deepEqual([(await second.appendMessage(newMessage("conv-1", "m2"))).message.seq], [2]);
+        await second.addMembers(["a1"]);
+        await second.saveConversation({ ...conversation, participants: [] });
+        await second.appendOutbox(["{\"e\":1}"]);
+        await second.setIdleDeadline(10);
+        assert.deepEqual(await store.dueIdleDeadlines(20, 10), [roomId]);
+        await second.clearIdleDeadline();
+        assert.deepEqual(await store.dueIdleDeadlines(20, 10), []);
+        await second.endConversation(ended(conversation, 3_000));
+        await second.startConversation(conversationRecord(roomId, "conv-2", 4_000));
+        assert.deepEqual((await store.getRoom(roomId))!.members, ["a1"]);
+        assert.equal((await store.readOutbox(roomId, 10)).length, 1);
+      });
+
+      it("orders a racing activation wholly before or after each append: the seqs stay gapless and no old write follows it", async () => {
+        const { roomId } = await roomWithConversation();
+        const old = store.forOwner(roomId, await store.activateRoom(roomId));
+        const appends = Array.from({ length: 30 }, (_, i) => old.appendMessage(newMessage("conv-1", `o${i}`)).then((r) => r.message.seq, (e) => (isFenced(e) ? -1 : Promise.reject(e))));
+        const taken = store.activateRoom(roomId);
+        const seqs = await Promise.all(appends);
+        const current = store.forOwner(roomId, await taken);
+        const last = (await current.appendMessage(newMessage("conv-1", "new"))).message.seq;
+        const accepted = seqs.filter((s) => s > 0);
+        assert.deepEqual([...accepted, last], range(1, accepted.length + 1), "gapless, and the new owner's message after every old one");
+        assert.ok(seqs.indexOf(-1) === -1 || seqs.slice(seqs.indexOf(-1)).every((s) => s === -1), "once refused, every later append of the old owner is refused");
+      });
+    });
+
     describe("leases and team queues", () => {
       it("grants a lease to one caller until it expires", async () => {
         const name = `lease-${randomUUID()}`;

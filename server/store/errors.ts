@@ -7,7 +7,7 @@ import { ChatError } from "../errors";
  * answers a refusal with its code and a failure as `unavailable`. Messages keep the
  * wording the memory and Redis stores have always used.
  */
-export type StoreErrorKind = "conflict" | "not_found" | "unavailable" | "unsupported";
+export type StoreErrorKind = "conflict" | "not_found" | "unavailable" | "unsupported" | "fenced";
 
 export class StoreError extends ChatError {
   constructor(public readonly kind: StoreErrorKind, message: string, options?: { cause?: unknown }) {
@@ -22,6 +22,13 @@ export const conversationNotActive = (id: string) => new StoreError("conflict", 
 export const conversationEnded = (id: string) => new StoreError("conflict", `conversation ${id} has already ended`);
 export const otherConversationActive = (roomId: string, active: string) =>
   new StoreError("conflict", `room ${roomId} already has active conversation ${active}`);
+
+/**
+ * A write of an actor that no longer owns the room: a newer actor activated it
+ * (docs/cluster.md, Fencing). Nothing was written; the old actor must stop serving.
+ */
+export const fenced = (roomId: string, epoch: number | undefined) =>
+  new StoreError("fenced", `room ${roomId} is owned by a newer actor than epoch ${epoch}: write refused`);
 
 /** Wraps a driver error (connection lost, disk full, ...) unless it already is a StoreError. */
 export function unavailable(err: unknown): StoreError {

@@ -1,4 +1,4 @@
-import { ChatError } from "../errors";
+import { ChatError, RoomMovedError } from "../errors";
 import { logger } from "../logger";
 import { metrics } from "../metrics";
 
@@ -13,6 +13,7 @@ export async function guardStore<T>(fn: () => Promise<T>, context: Record<string
     return await fn();
   } catch (e) {
     if (e instanceof ChatError && e.code !== "unavailable") { throw e; }
+    if (e instanceof RoomMovedError) { throw e; } // the room moved (fencing): the store is fine
     metrics.storageErrors.inc();
     logger.error({ err: e, ...context }, "storage call failed");
     throw new ChatError("unavailable", "storage is unavailable, retry shortly");

@@ -1,7 +1,8 @@
-import { conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound } from "./errors";
+import { conversationEnded, conversationNotActive, conversationNotFound, fenced, otherConversationActive, roomNotFound } from "./errors";
+import { ownerView } from "./fenced";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, OwnerFence, PageQuery, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
 import { fillSeq } from "./types";
@@ -19,6 +20,8 @@ export interface RoomData {
   messages: Map<string, MessageRecord[]>;
   /** `${senderId}\u0000${id}` -> seq */
   idempotency: Map<string, MessageRecord>;
+  /** the epoch of the actor that owns the room (0: never activated) */
+  ownerEpoch: number;
 }
 
 /** The embedded node's store: everything in this process, nothing survives it. */
@@ -27,11 +30,24 @@ export class MemoryStore implements RoomStore {
   readonly rooms = new Map<string, RoomData>();
   readonly deadlines = new Map<string, number>();
 
-  private room(roomId: string): RoomData {
+  /** the last owner epoch handed out, for every room: epochs never repeat */
+  private epochs = 0;
+
+  /** The room; with `epoch`, only while that epoch owns it (checked before any change: the write is one step). */
+  private room(roomId: string, epoch?: number): RoomData {
     const data = this.rooms.get(roomId);
     if (!data) { throw roomNotFound(roomId); }
+    if (epoch !== undefined && data.ownerEpoch !== epoch) { throw fenced(roomId, epoch); }
     return data;
   }
+
+  async activateRoom(roomId: string) {
+    const data = this.room(roomId);
+    data.ownerEpoch = ++this.epochs;
+    return data.ownerEpoch;
+  }
+
+  forOwner(roomId: string, epoch: number) { return ownerView(this, roomId, epoch); }
 
   async getRoom(roomId: string) {
     const data = this.rooms.get(roomId);
@@ -42,13 +58,14 @@ export class MemoryStore implements RoomStore {
     if (!this.rooms.has(record.roomId)) {
       this.rooms.set(record.roomId, {
         record: copy(record), conversations: new Map(), past: [], messages: new Map(), idempotency: new Map(),
+        ownerEpoch: 0,
       });
     }
     return copy(this.room(record.roomId).record);
   }
 
-  async addMembers(roomId: string, userIds: string[]) {
-    const record = this.room(roomId).record;
+  async addMembers(roomId: string, userIds: string[], epoch?: number) {
+    const record = this.room(roomId, epoch).record;
     for (const id of userIds) {
       if (!record.members.includes(id)) { record.members.push(id); }
     }
@@ -62,8 +79,8 @@ export class MemoryStore implements RoomStore {
     this.outboxLeases.delete(roomId);
   }
 
-  async startConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
-    const data = this.room(conversation.roomId);
+  async startConversation(conversation: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
+    const data = this.room(conversation.roomId, epoch);
     if (data.record.activeConversationId && data.record.activeConversationId !== conversation.id) {
       throw otherConversationActive(conversation.roomId, data.record.activeConversationId);
     }
@@ -79,16 +96,16 @@ export class MemoryStore implements RoomStore {
     data.record.lastActivityAt = Math.max(data.record.lastActivityAt, conversation.startedAt);
   }
 
-  async saveConversation(conversation: ConversationRecord) {
-    const data = this.room(conversation.roomId);
+  async saveConversation(conversation: ConversationRecord, epoch?: number) {
+    const data = this.room(conversation.roomId, epoch);
     const stored = data.conversations.get(conversation.id);
     if (!stored) { throw conversationNotFound(conversation.id); }
     stored.participants = copy(conversation.participants);
     stored.channelSessions = copy(conversation.channelSessions);
   }
 
-  async endConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
-    const data = this.room(conversation.roomId);
+  async endConversation(conversation: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
+    const data = this.room(conversation.roomId, epoch);
     const stored = data.conversations.get(conversation.id);
     if (!stored) { throw conversationNotFound(conversation.id); }
     if (stored.state === "ended") { return; }
@@ -121,8 +138,8 @@ export class MemoryStore implements RoomStore {
     return page;
   }
 
-  async appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
-    const data = this.room(roomId);
+  async appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = [], epoch?: number): Promise<AppendResult> {
+    const data = this.room(roomId, epoch);
     const key = `${message.senderId}\u0000${message.id}`;
     const existing = data.idempotency.get(key);
     if (existing) { return { message: copy(existing), duplicate: true }; }
@@ -161,8 +178,15 @@ export class MemoryStore implements RoomStore {
     return copy(page);
   }
 
-  async setIdleDeadline(roomId: string, deadline: number) { this.deadlines.set(roomId, deadline); }
-  async clearIdleDeadline(roomId: string) { this.deadlines.delete(roomId); }
+  async setIdleDeadline(roomId: string, deadline: number, epoch?: number) {
+    if (epoch !== undefined) { this.room(roomId, epoch); }
+    this.deadlines.set(roomId, deadline);
+  }
+
+  async clearIdleDeadline(roomId: string, epoch?: number) {
+    if (epoch !== undefined) { this.room(roomId, epoch); }
+    this.deadlines.delete(roomId);
+  }
 
   /** Earliest deadline first. */
   async dueIdleDeadlines(now: number, limit: number) {
@@ -177,7 +201,10 @@ export class MemoryStore implements RoomStore {
 
   private queues = new Map<string, QueuedRequest[]>();
 
-  async saveQueue(teamId: string, requests: QueuedRequest[]) { this.queues.set(teamId, copy(requests)); }
+  async saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence) {
+    if (fence) { this.room(fence.roomId, fence.epoch); }
+    this.queues.set(teamId, copy(requests));
+  }
   async loadQueue(teamId: string) { return copy(this.queues.get(teamId) ?? []); }
 
   async claim(name: string, ttlMs: number) {
@@ -193,7 +220,8 @@ export class MemoryStore implements RoomStore {
   private outboxSeq = 0;
   private outboxLeases = new Map<string, { owner: string; until: number }>();
 
-  async appendOutbox(roomId: string, payloads: string[]) {
+  async appendOutbox(roomId: string, payloads: string[], epoch?: number) {
+    if (epoch !== undefined) { this.room(roomId, epoch); }
     this.pushOutbox(roomId, payloads);
   }
 

@@ -2,8 +2,9 @@ import pg from "pg";
 import { Batcher } from "./batcher";
 import { appendBatch, laneOf, type Append } from "./postgresAppend";
 import {
-  conversationEnded, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
+  conversationEnded, conversationNotFound, fenced, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
+import { ownerView } from "./fenced";
 import { migrate, openPool } from "./postgresDb";
 import { conversationSaveBatcher, deadlineBatcher } from "./postgresSide";
 import * as records from "./postgresRecords";
@@ -14,13 +15,26 @@ import {
 } from "./sqlRows";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
-  OutboxEvents, QueuedRequest, RoomKind, RoomRecord, RoomStore,
+  OutboxEvents, OwnerFence, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
 const ROOM_INSERT = `INSERT INTO cc_rooms (${ROOM_COLUMNS}) VALUES (${placeholders(11)}) ON CONFLICT (room_id) DO NOTHING`;
 const CONVERSATION_INSERT = `INSERT INTO cc_conversations (${CONVERSATION_COLUMNS}) VALUES (${placeholders(12)})`;
 const OUTBOX_INSERT = "INSERT INTO cc_outbox (room_id, payload) SELECT $1, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n";
+
+/**
+ * Inside the caller's transaction: locks the room's row (`FOR UPDATE` when the
+ * transaction writes it, else `FOR SHARE`) and refuses the write unless `epoch` owns
+ * the room. A concurrent activation updates the row, so it waits for this
+ * transaction or this one for it: the check holds until the commit.
+ */
+async function lockOwned(c: pg.PoolClient, roomId: string, epoch: number | undefined, lock: "UPDATE" | "SHARE" = "UPDATE", columns = "owner_epoch") {
+  const { rows } = await c.query(`SELECT ${columns}, owner_epoch AS owner_epoch_ FROM cc_rooms WHERE room_id = $1 FOR ${lock}`, [roomId]);
+  if (!rows[0]) { throw roomNotFound(roomId); }
+  if (epoch !== undefined && Number(rows[0].owner_epoch_) !== epoch) { throw fenced(roomId, epoch); }
+  return rows[0];
+}
 
 /** Inside the caller's transaction: the events with the record they announce, in order. */
 async function insertOutbox(c: pg.PoolClient, roomId: string, events: OutboxEvents) {
@@ -105,11 +119,18 @@ export class PostgresStore implements RoomStore {
     return stored;
   }
 
-  async addMembers(roomId: string, userIds: string[]) {
+  async activateRoom(roomId: string) {
+    const { rows } = await this.q("UPDATE cc_rooms SET owner_epoch = nextval('cc_owner_epochs') WHERE room_id = $1 RETURNING owner_epoch", [roomId]);
+    if (!rows[0]) { throw roomNotFound(roomId); }
+    return Number(rows[0].owner_epoch);
+  }
+
+  forOwner(roomId: string, epoch: number) { return ownerView(this, roomId, epoch); }
+
+  async addMembers(roomId: string, userIds: string[], epoch?: number) {
     await this.tx(async (c) => {
-      const { rows } = await c.query("SELECT members FROM cc_rooms WHERE room_id = $1 FOR UPDATE", [roomId]);
-      if (!rows[0]) { throw roomNotFound(roomId); }
-      const members: string[] = JSON.parse(rows[0].members);
+      const room = await lockOwned(c, roomId, epoch, "UPDATE", "members");
+      const members: string[] = JSON.parse(room.members);
       const merged = [...new Set([...members, ...userIds])];
       if (merged.length !== members.length) {
         await c.query("UPDATE cc_rooms SET members = $1 WHERE room_id = $2", [JSON.stringify(merged), roomId]);
@@ -127,11 +148,10 @@ export class PostgresStore implements RoomStore {
 
   // --- conversations ---------------------------------------------------------------
 
-  async startConversation(conv: ConversationRecord, events: OutboxEvents = []) {
+  async startConversation(conv: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
     await this.tx(async (c) => {
-      const { rows } = await c.query("SELECT active_conversation_id FROM cc_rooms WHERE room_id = $1 FOR UPDATE", [conv.roomId]);
-      if (!rows[0]) { throw roomNotFound(conv.roomId); }
-      const active: string | null = rows[0].active_conversation_id;
+      const room = await lockOwned(c, conv.roomId, epoch, "UPDATE", "active_conversation_id");
+      const active: string | null = room.active_conversation_id;
       if (active && active !== conv.id) { throw otherConversationActive(conv.roomId, active); }
       const existing = (await c.query("SELECT state FROM cc_conversations WHERE room_id = $1 AND id = $2", [conv.roomId, conv.id])).rows[0];
       if (existing?.state === "ended") { throw conversationEnded(conv.id); }
@@ -150,14 +170,13 @@ export class PostgresStore implements RoomStore {
     });
   }
 
-  async saveConversation(conv: ConversationRecord) {
-    await this.saves.submit(conv);
+  async saveConversation(conversation: ConversationRecord, epoch?: number) {
+    await this.saves.submit({ conversation, epoch });
   }
 
-  async endConversation(conv: ConversationRecord, events: OutboxEvents = []) {
+  async endConversation(conv: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
     await this.tx(async (c) => {
-      const room = (await c.query("SELECT past_conversations FROM cc_rooms WHERE room_id = $1 FOR UPDATE", [conv.roomId])).rows[0];
-      if (!room) { throw roomNotFound(conv.roomId); }
+      const room = await lockOwned(c, conv.roomId, epoch, "UPDATE", "past_conversations");
       const stored = (await c.query("SELECT state FROM cc_conversations WHERE room_id = $1 AND id = $2", [conv.roomId, conv.id])).rows[0];
       if (!stored) { throw conversationNotFound(conv.id); }
       if (stored.state === "ended") { return; }
@@ -191,8 +210,8 @@ export class PostgresStore implements RoomStore {
 
   // --- messages ----------------------------------------------------------------------
 
-  appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
-    return this.lanes[laneOf(roomId, this.lanes.length)].submit({ roomId, message, events });
+  appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = [], epoch?: number): Promise<AppendResult> {
+    return this.lanes[laneOf(roomId, this.lanes.length)].submit({ roomId, message, events, epoch });
   }
 
   async readMessages(roomId: string, conversationId: string, query: MessageQuery): Promise<MessageRecord[]> {
@@ -215,12 +234,12 @@ export class PostgresStore implements RoomStore {
 
   // --- idle deadlines, leases, queues --------------------------------------------------
 
-  async setIdleDeadline(roomId: string, deadline: number) {
-    await this.deadlines.submit({ roomId, deadline });
+  async setIdleDeadline(roomId: string, deadline: number, epoch?: number) {
+    await this.deadlines.submit({ roomId, deadline, epoch });
   }
 
-  async clearIdleDeadline(roomId: string) {
-    await this.deadlines.submit({ roomId, deadline: null });
+  async clearIdleDeadline(roomId: string, epoch?: number) {
+    await this.deadlines.submit({ roomId, deadline: null, epoch });
   }
 
   /** Earliest deadline first. */
@@ -237,10 +256,16 @@ export class PostgresStore implements RoomStore {
     return rowCount === 1;
   }
 
-  async saveQueue(teamId: string, requests: QueuedRequest[]) {
-    if (requests.length === 0) { await this.q("DELETE FROM cc_team_queues WHERE team_id = $1", [teamId]); return; }
-    await this.q("INSERT INTO cc_team_queues (team_id, requests) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests",
-      [teamId, JSON.stringify(requests)]);
+  async saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) {
+    const write = (c: { query: pg.Pool["query"] }) => requests.length === 0
+      ? c.query("DELETE FROM cc_team_queues WHERE team_id = $1", [teamId])
+      : c.query("INSERT INTO cc_team_queues (team_id, requests) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests",
+        [teamId, JSON.stringify(requests)]);
+    if (owner) {
+      await this.tx(async (c) => { await lockOwned(c, owner.roomId, owner.epoch, "SHARE"); await write(c as any); });
+      return;
+    }
+    try { await write(this.pool); } catch (err) { throw unavailable(err); }
   }
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {
@@ -250,7 +275,11 @@ export class PostgresStore implements RoomStore {
 
   // --- webhook outbox ------------------------------------------------------------------
 
-  async appendOutbox(roomId: string, payloads: string[]) {
+  async appendOutbox(roomId: string, payloads: string[], epoch?: number) {
+    if (epoch !== undefined) {
+      await this.tx(async (c) => { await lockOwned(c, roomId, epoch, "SHARE"); await insertOutbox(c, roomId, payloads); });
+      return;
+    }
     if (payloads.length === 0) { return; }
     // one statement: all or none, in the given order (identity values follow the array order)
     await this.q("INSERT INTO cc_outbox (room_id, payload) SELECT $1, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n", [roomId, payloads]);

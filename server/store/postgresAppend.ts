@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { Outcome } from "./batcher";
-import { conversationNotActive, roomNotFound, unavailable } from "./errors";
+import { conversationNotActive, fenced, roomNotFound, unavailable } from "./errors";
 import { decodeMessage, encodeMessage } from "./sqlRows";
 import type { AppendResult, NewMessage, OutboxEvents } from "./types";
 
@@ -14,10 +14,10 @@ import type { AppendResult, NewMessage, OutboxEvents } from "./types";
  * items stored now (status 'new') go into cc_outbox in a data-modifying CTE of the
  * same statement, so atomically with their messages, with the seq put where the mark
  * (chr(1) 'seq' chr(1), SEQ_MARK in server/store/types.ts) stands. $8 holds each
- * item's events as a JSON array.
+ * item's events as a JSON array, $9 its owner epoch (NULL: not fenced).
  */
 const APPEND_WITH_EVENTS = `
-WITH appended AS (SELECT idx, status, seq, data FROM cc_append_messages($1, $2, $3, $4, $5, $6, $7)),
+WITH appended AS (SELECT idx, status, seq, data FROM cc_append_messages($1, $2, $3, $4, $5, $6, $7, $9)),
 outbox AS (
   INSERT INTO cc_outbox (room_id, payload)
   SELECT ($1::text[])[a.idx], replace(e.value, chr(1) || 'seq' || chr(1), a.seq::text)
@@ -29,7 +29,7 @@ outbox AS (
 )
 SELECT idx, status, seq, data FROM appended`;
 
-export interface Append { roomId: string; message: NewMessage; events: OutboxEvents }
+export interface Append { roomId: string; message: NewMessage; events: OutboxEvents; epoch?: number }
 
 /** FNV-1a: a room's lane, stable for the life of the process. */
 export function laneOf(roomId: string, lanes: number) {
@@ -64,13 +64,14 @@ async function appendCall(pool: pg.Pool, items: Append[]): Promise<Outcome<Appen
     APPEND_WITH_EVENTS,
     [items.map((i) => i.roomId), items.map((i) => i.message.senderId), items.map((i) => i.message.id),
       items.map((i) => i.message.conversationId), items.map((i) => i.message.kind), items.map((i) => i.message.at), data,
-      items.map((i) => JSON.stringify(i.events))]);
+      items.map((i) => JSON.stringify(i.events)), items.map((i) => i.epoch ?? null)]);
   return rows.map((row): Outcome<AppendResult> => {
     const k = row.idx - 1;
     switch (row.status) {
       case "new": return { ok: true, value: { message: decodeMessage(data[k], row.seq!), duplicate: false } };
       case "dup": return { ok: true, value: { message: decodeMessage(row.data!, row.seq!), duplicate: true } };
       case "no_room": return { ok: false, error: roomNotFound(items[k].roomId) };
+      case "fenced": return { ok: false, error: fenced(items[k].roomId, items[k].epoch) };
       default: return { ok: false, error: conversationNotActive(items[k].message.conversationId) };
     }
   });

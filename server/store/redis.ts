@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { StoreError, unavailable } from "./errors";
+import { ownerView } from "./fenced";
 import {
   decodeConversation, decodeEntry, decodeRoom, encodeConversation, encodeMessage, encodeRoom, isEmpty, toObject,
   type StreamEntry,
@@ -7,7 +8,7 @@ import {
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, OwnerFence, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
 import type { AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery } from "./recordTypes";
@@ -17,10 +18,12 @@ import type { RoomKind } from "./types";
  * Key layout (P = prefix, default "cc:"); every key of one room carries the hash
  * tag {roomId}, so the Lua scripts touch a single slot:
  *
- *   P room:{R}            hash    the RoomRecord; members/customers JSON, activeConversationId "" = null
+ *   P room:{R}            hash    the RoomRecord; members/customers JSON, activeConversationId "" = null;
+ *                                 ownerEpoch: the epoch of the actor that owns the room (docs/cluster.md)
+ *   P epochs              string  the last owner epoch handed out (INCR), for every room
  *   P conv:{R}:C          hash    a ConversationRecord; participants/channelSessions JSON
  *   P msgs:{R}:C          stream  the transcript of conversation C, entry id "<seq>-0",
- *                                 fields k (kind) and d (the message JSON without seq)
+ *                                 fields k (kind), d (the message JSON without seq), o (the owner epoch that wrote it)
  *   P past:{R}            zset    ended conversation ids scored by startedAt
  *   P idem:{R}            hash    "<senderId>\0<id>" -> "<seq>:<conversationId>"
  *   P idle                zset    member roomId, score idle deadline (ms)
@@ -73,6 +76,8 @@ export class RedisStore implements RoomStore {
   private outboxKey(roomId: string) { return `${this.prefix}outbox:{${roomId}}`; }
   private outboxesKey() { return `${this.prefix}outboxes`; }
   private outboxLeaseKey(roomId: string) { return `${this.prefix}outbox-lease:{${roomId}}`; }
+  private epochsKey() { return `${this.prefix}epochs`; }
+  private queueKey(teamId: string) { return `${this.prefix}queue:{team-${teamId}}`; }
 
   private async run<T>(name: ScriptName, ...args: (string | number)[]): Promise<T> {
     try {
@@ -94,8 +99,14 @@ export class RedisStore implements RoomStore {
     return decodeRoom(toObject(flat));
   }
 
-  async addMembers(roomId: string, userIds: string[]) {
-    await this.run("ccAddMembers", this.roomKey(roomId), roomId, ...userIds);
+  async activateRoom(roomId: string) {
+    return Number(await this.run<number>("ccActivateRoom", this.roomKey(roomId), this.epochsKey(), roomId));
+  }
+
+  forOwner(roomId: string, epoch: number) { return ownerView(this, roomId, epoch); }
+
+  async addMembers(roomId: string, userIds: string[], epoch?: number) {
+    await this.run("ccAddMembers", this.roomKey(roomId), fence(epoch), roomId, ...userIds);
   }
 
   async deleteRoom(roomId: string) {
@@ -117,25 +128,25 @@ export class RedisStore implements RoomStore {
 
   // --- conversations ----------------------------------------------------------
 
-  async startConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
+  async startConversation(conversation: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
     const { roomId, id } = conversation;
     await this.run("ccStartConversation", this.roomKey(roomId), this.convKey(roomId, id),
       this.outboxKey(roomId), this.outboxesKey(),
-      roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation(conversation, true));
+      fence(epoch), roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation(conversation, true));
   }
 
-  async saveConversation(conversation: ConversationRecord) {
+  async saveConversation(conversation: ConversationRecord, epoch?: number) {
     const { roomId, id } = conversation;
     await this.run("ccSaveConversation", this.roomKey(roomId), this.convKey(roomId, id),
-      roomId, id, JSON.stringify(conversation.participants), JSON.stringify(conversation.channelSessions));
+      fence(epoch), roomId, id, JSON.stringify(conversation.participants), JSON.stringify(conversation.channelSessions));
   }
 
-  async endConversation(conversation: ConversationRecord, events: OutboxEvents = []) {
+  async endConversation(conversation: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
     const { roomId, id } = conversation;
     // message counters are the store's own; everything else comes from the actor
     const ended = await this.run<number>("ccEndConversation",
       this.roomKey(roomId), this.convKey(roomId, id), this.pastKey(roomId), this.outboxKey(roomId), this.outboxesKey(),
-      roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation({ ...conversation, state: "ended" }, false));
+      fence(epoch), roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation({ ...conversation, state: "ended" }, false));
     if (ended === 1) { await this.redis.zrem(this.idleKey(), roomId); }
   }
 
@@ -162,11 +173,11 @@ export class RedisStore implements RoomStore {
 
   // --- messages ---------------------------------------------------------------
 
-  async appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
+  async appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = [], epoch?: number): Promise<AppendResult> {
     const reply = await this.run<[string, number, string?]>("ccAppendMessage",
       this.roomKey(roomId), this.convKey(roomId, message.conversationId),
       this.msgsKey(roomId, message.conversationId), this.idemKey(roomId), this.outboxKey(roomId), this.outboxesKey(),
-      roomId, `${message.senderId}\u0000${message.id}`, this.msgsBase(roomId), message.conversationId,
+      fence(epoch), roomId, `${message.senderId}\u0000${message.id}`, this.msgsBase(roomId), message.conversationId,
       String(message.at), message.kind, encodeMessage(message), ...events);
     const [status, seq, stored] = reply;
     if (status === "dup") {
@@ -219,11 +230,13 @@ export class RedisStore implements RoomStore {
 
   // --- idle deadlines -----------------------------------------------------------
 
-  async setIdleDeadline(roomId: string, deadline: number) {
+  async setIdleDeadline(roomId: string, deadline: number, epoch?: number) {
+    if (epoch !== undefined) { await this.run("ccFencedDeadline", this.roomKey(roomId), this.idleKey(), fence(epoch), roomId, String(deadline)); return; }
     await this.redis.zadd(this.idleKey(), deadline, roomId);
   }
 
-  async clearIdleDeadline(roomId: string) {
+  async clearIdleDeadline(roomId: string, epoch?: number) {
+    if (epoch !== undefined) { await this.run("ccFencedDeadline", this.roomKey(roomId), this.idleKey(), fence(epoch), roomId, ""); return; }
     await this.redis.zrem(this.idleKey(), roomId);
   }
 
@@ -233,12 +246,13 @@ export class RedisStore implements RoomStore {
     return this.redis.zrangebyscore(this.idleKey(), "-inf", now, "LIMIT", 0, limit);
   }
 
-  async saveQueue(teamId: string, requests: QueuedRequest[]) {
-    await this.redis.set(`${this.prefix}queue:{team-${teamId}}`, JSON.stringify(requests));
+  async saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) {
+    if (owner) { await this.run("ccFencedQueue", this.roomKey(owner.roomId), this.queueKey(teamId), fence(owner.epoch), owner.roomId, JSON.stringify(requests)); return; }
+    await this.redis.set(this.queueKey(teamId), JSON.stringify(requests));
   }
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {
-    const raw = await this.redis.get(`${this.prefix}queue:{team-${teamId}}`);
+    const raw = await this.redis.get(this.queueKey(teamId));
     return raw ? JSON.parse(raw) : [];
   }
 
@@ -248,7 +262,8 @@ export class RedisStore implements RoomStore {
 
   // --- webhook outbox -------------------------------------------------------------
 
-  async appendOutbox(roomId: string, payloads: string[]) {
+  async appendOutbox(roomId: string, payloads: string[], epoch?: number) {
+    if (epoch !== undefined) { await this.run("ccFencedOutbox", this.roomKey(roomId), this.outboxKey(roomId), this.outboxesKey(), fence(epoch), roomId, ...payloads); return; }
     if (payloads.length === 0) { return; }
     const tx = this.redis.multi();
     for (const payload of payloads) { tx.xadd(this.outboxKey(roomId), "*", "e", payload); }
@@ -322,7 +337,10 @@ export class RedisStore implements RoomStore {
 /** A script's refusal becomes a StoreError of its kind; anything else: unavailable. */
 function storeError(e: any): Error {
   const message: string = e?.message ?? String(e);
-  const kind = /^(CONFLICT|NOT_FOUND) /.exec(message);
-  if (kind) { return new StoreError(kind[1] === "CONFLICT" ? "conflict" : "not_found", message.slice(kind[0].length)); }
+  const kind = /^(CONFLICT|NOT_FOUND|FENCED) /.exec(message);
+  if (kind) { return new StoreError(kind[1] === "CONFLICT" ? "conflict" : kind[1] === "FENCED" ? "fenced" : "not_found", message.slice(kind[0].length)); }
   return unavailable(e);
 }
+
+/** The epoch argument of a script: '' when the write is not fenced. */
+const fence = (epoch: number | undefined) => (epoch === undefined ? "" : String(epoch));

@@ -1,8 +1,25 @@
 /*
  * The Lua scripts of RedisStore (server/store/redis.ts): each is one atomic step
  * on one room's keys. A refusal is an error reply whose first word is its kind,
- * CONFLICT or NOT_FOUND, which the store turns into a ChatError of that code.
+ * CONFLICT, NOT_FOUND or FENCED, which the store turns into a ChatError of that code.
  */
+
+/**
+ * The owner check of a room write (docs/cluster.md, Fencing): takes the epoch off
+ * the front of ARGV ('' = not fenced) and refuses the write unless it is the room's
+ * (KEYS[1]) current ownerEpoch. The check runs in the script that writes.
+ */
+const FENCE = `
+local epoch = table.remove(ARGV, 1)
+if epoch ~= '' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    return redis.error_reply('NOT_FOUND room ' .. ARGV[1] .. ' does not exist')
+  end
+  local owner = redis.call('HGET', KEYS[1], 'ownerEpoch') or '0'
+  if owner ~= epoch then
+    return redis.error_reply('FENCED room ' .. ARGV[1] .. ' is owned by epoch ' .. owner .. ', not ' .. epoch)
+  end
+end`;
 
 /** Throws a Redis error unless the room hash exists. */
 const ROOM_EXISTS = `
@@ -33,7 +50,7 @@ return redis.call('HGETALL', KEYS[1])`,
   // KEYS: room   ARGV: roomId, userId, ...
   ccAddMembers: {
     numberOfKeys: 1,
-    lua: `${ROOM_EXISTS}
+    lua: `${FENCE}${ROOM_EXISTS}
 local members = cjson.decode(redis.call('HGET', KEYS[1], 'members') or '[]')
 local seen = {}
 for _, m in ipairs(members) do seen[m] = true end
@@ -53,7 +70,7 @@ return added`,
   // KEYS: room, conv, outbox, outboxes   ARGV: roomId, conversationId, startedAt, n, n events, field, value, ...
   ccStartConversation: {
     numberOfKeys: 4,
-    lua: `${ROOM_EXISTS}
+    lua: `${FENCE}${ROOM_EXISTS}
 local active = redis.call('HGET', KEYS[1], 'activeConversationId')
 if active and active ~= '' and active ~= ARGV[2] then
   return redis.error_reply('CONFLICT room ' .. ARGV[1] .. ' already has active conversation ' .. active)
@@ -80,7 +97,7 @@ return 1`,
   // KEYS: room, conv   ARGV: roomId, conversationId, participants, channelSessions
   ccSaveConversation: {
     numberOfKeys: 2,
-    lua: `${ROOM_EXISTS}
+    lua: `${FENCE}${ROOM_EXISTS}
 if redis.call('EXISTS', KEYS[2]) == 0 then
   return redis.error_reply('NOT_FOUND conversation ' .. ARGV[2] .. ' does not exist')
 end
@@ -92,7 +109,7 @@ return 1`,
   // returns 1 when the conversation ended now, 0 when it had ended before
   ccEndConversation: {
     numberOfKeys: 5,
-    lua: `${ROOM_EXISTS}
+    lua: `${FENCE}${ROOM_EXISTS}
 local state = redis.call('HGET', KEYS[2], 'state')
 if not state then
   return redis.error_reply('NOT_FOUND conversation ' .. ARGV[2] .. ' does not exist')
@@ -114,7 +131,7 @@ return 1`,
   // returns {'new', seq} or {'dup', seq, message JSON}
   ccAppendMessage: {
     numberOfKeys: 6,
-    lua: `
+    lua: `${FENCE}
 local prev = redis.call('HGET', KEYS[4], ARGV[2])
 if prev then
   local seq, conv = string.match(prev, '^(%d+):(.*)$')
@@ -133,7 +150,8 @@ if redis.call('HGET', KEYS[2], 'state') ~= 'active' then
   return redis.error_reply('CONFLICT conversation ' .. ARGV[4] .. ' is not active')
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
-redis.call('XADD', KEYS[3], seq .. '-0', 'k', ARGV[6], 'd', ARGV[7])
+-- o: the owner epoch that wrote the message (docs/storage.md)
+redis.call('XADD', KEYS[3], seq .. '-0', 'k', ARGV[6], 'd', ARGV[7], 'o', redis.call('HGET', KEYS[1], 'ownerEpoch') or '0')
 for i = 8, #ARGV do
   -- the message's outbox events, with its seq where the mark stands (SEQ_MARK)
   redis.call('XADD', KEYS[5], '*', 'e', (string.gsub(ARGV[i], '\\1seq\\1', tostring(seq))))
@@ -148,6 +166,40 @@ redis.call('HINCRBY', KEYS[2], 'messageCount', 1)
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt') or '0')
 if tonumber(ARGV[5]) > last then redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[5]) end
 return { 'new', seq }`,
+  },
+
+  // KEYS: room, epochs   ARGV: roomId   returns the new owner epoch (larger than any handed out)
+  ccActivateRoom: {
+    numberOfKeys: 2,
+    lua: `${ROOM_EXISTS}
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'ownerEpoch', epoch)
+return epoch`,
+  },
+
+  // KEYS: room, idle   ARGV: epoch, roomId, deadline ('' clears it)
+  ccFencedDeadline: {
+    numberOfKeys: 2,
+    lua: `${FENCE}
+if ARGV[2] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
+return 1`,
+  },
+
+  // KEYS: room, outbox, outboxes   ARGV: epoch, roomId, payload, ...
+  ccFencedOutbox: {
+    numberOfKeys: 3,
+    lua: `${FENCE}
+for i = 2, #ARGV do redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
+if #ARGV > 1 then redis.call('SADD', KEYS[3], ARGV[1]) end
+return 1`,
+  },
+
+  // KEYS: room (of the team room), queue   ARGV: epoch, roomId, requests JSON
+  ccFencedQueue: {
+    numberOfKeys: 2,
+    lua: `${FENCE}
+redis.call('SET', KEYS[2], ARGV[2])
+return 1`,
   },
 
   // KEYS: outbox   ARGV: entry id, ...   returns the entries left (an emptied stream is deleted)

@@ -153,6 +153,22 @@ CREATE INDEX cc_messages_search_gin ON cc_messages USING gin (search);
 CREATE INDEX cc_messages_sent_at ON cc_messages (sent_at);
 `;
 
+/*
+ * Fencing (docs/cluster.md): the epoch of the actor that owns a room, which every
+ * fenced write checks in its own transaction, and on each message the epoch that
+ * wrote it (NULL for messages stored before). Epochs come from one counter for all
+ * rooms, so a room deleted and created again never hands out an old epoch.
+ */
+const OWNER_EPOCHS = `
+ALTER TABLE cc_rooms ADD COLUMN owner_epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE cc_messages ADD COLUMN owner_epoch bigint;
+`;
+
+const SQLITE_OWNER_EPOCHS = OWNER_EPOCHS + `
+CREATE TABLE cc_owner_epochs (id integer PRIMARY KEY CHECK (id = 1), last integer NOT NULL);
+INSERT INTO cc_owner_epochs (id, last) VALUES (1, 0);
+`;
+
 /** Channel addresses (server/channels/): which customer writes from an email address, a phone number. */
 const CHANNEL_ADDRESSES = `
 CREATE TABLE cc_channel_addresses (
@@ -167,7 +183,8 @@ CREATE INDEX cc_channel_addresses_customer ON cc_channel_addresses (customer_id)
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
-  { version: 3, name: "channel addresses", sql: CHANNEL_ADDRESSES },
+  { version: 3, name: "fencing: owner epochs of rooms and messages", sql: SQLITE_OWNER_EPOCHS },
+  { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
 ];
 
 /**
@@ -209,8 +226,51 @@ END
 $fn$;
 `;
 
+/**
+ * The fenced group commit: cc_append_messages with each item's owner epoch (NULL:
+ * not fenced). The item's room row is locked first, so the epoch check and the
+ * append are one step against a concurrent activation (status 'fenced'). The
+ * version without epochs stays for nodes of the previous release during a rolling
+ * deploy.
+ */
+const FENCED_APPEND_FUNCTION = `
+CREATE SEQUENCE cc_owner_epochs;
+CREATE FUNCTION cc_append_messages(p_rooms text[], p_senders text[], p_ids text[], p_convs text[],
+                                   p_kinds text[], p_ats bigint[], p_data text[], p_epochs bigint[])
+RETURNS TABLE (idx integer, status text, seq bigint, data text)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_seq bigint;
+  v_data text;
+  v_owner bigint;
+BEGIN
+  FOR k IN 1 .. coalesce(array_length(p_rooms, 1), 0) LOOP
+    idx := k; seq := NULL; data := NULL;
+    SELECT r.owner_epoch INTO v_owner FROM cc_rooms r WHERE r.room_id = p_rooms[k] FOR UPDATE;
+    IF NOT FOUND THEN status := 'no_room'; RETURN NEXT; CONTINUE; END IF;
+    IF p_epochs[k] IS NOT NULL AND p_epochs[k] <> v_owner THEN status := 'fenced'; RETURN NEXT; CONTINUE; END IF;
+    SELECT m.seq, m.data INTO v_seq, v_data FROM cc_messages m
+      WHERE m.room_id = p_rooms[k] AND m.sender_id = p_senders[k] AND m.client_id = p_ids[k];
+    IF FOUND THEN status := 'dup'; seq := v_seq; data := v_data; RETURN NEXT; CONTINUE; END IF;
+    PERFORM 1 FROM cc_conversations c WHERE c.room_id = p_rooms[k] AND c.id = p_convs[k] AND c.state = 'active';
+    IF NOT FOUND THEN status := 'not_active'; RETURN NEXT; CONTINUE; END IF;
+    UPDATE cc_rooms r SET last_seq = r.last_seq + 1, last_activity_at = greatest(r.last_activity_at, p_ats[k])
+      WHERE r.room_id = p_rooms[k] RETURNING r.last_seq INTO v_seq;
+    UPDATE cc_conversations c SET first_seq = CASE WHEN c.first_seq = 0 THEN v_seq ELSE c.first_seq END,
+        last_seq = v_seq, message_count = c.message_count + 1
+      WHERE c.room_id = p_rooms[k] AND c.id = p_convs[k];
+    INSERT INTO cc_messages (room_id, seq, conversation_id, sender_id, client_id, kind, data, owner_epoch)
+      VALUES (p_rooms[k], v_seq, p_convs[k], p_senders[k], p_ids[k], p_kinds[k], p_data[k], v_owner);
+    status := 'new'; seq := v_seq; RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+`;
+
 export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
   { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
-  { version: 3, name: "channel addresses", sql: CHANNEL_ADDRESSES },
+  { version: 3, name: "fencing: owner epochs of rooms and messages, fenced group commit", sql: OWNER_EPOCHS + FENCED_APPEND_FUNCTION },
+  { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
 ];

@@ -1,6 +1,7 @@
 import {
-  conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
+  conversationEnded, conversationNotActive, conversationNotFound, fenced, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
+import { ownerView } from "./fenced";
 import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
 import * as side from "./sqliteSide";
 import * as records from "./sqliteRecords";
@@ -10,7 +11,7 @@ import {
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, PageQuery,
   QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
@@ -18,6 +19,7 @@ import { fillSeq } from "./types";
 export type { SqliteSynchronous };
 
 interface PendingAppend {
+  epoch?: number;
   roomId: string;
   message: NewMessage;
   events: OutboxEvents;
@@ -63,6 +65,17 @@ export class SqliteStore implements RoomStore {
     return this.stmt(`SELECT ${ROOM_COLUMNS} FROM cc_rooms WHERE room_id = ?`).get(roomId) as RoomRow | undefined;
   }
 
+  /**
+   * Inside the caller's transaction (SQLite's one write lock: nothing runs in
+   * between): refuses the write unless `epoch` owns the room. Returns the owner epoch.
+   */
+  private owned(roomId: string, epoch: number | undefined): number {
+    const row = this.stmt("SELECT owner_epoch FROM cc_rooms WHERE room_id = ?").get(roomId) as { owner_epoch: number } | undefined;
+    if (!row) { throw roomNotFound(roomId); }
+    if (epoch !== undefined && Number(row.owner_epoch) !== epoch) { throw fenced(roomId, epoch); }
+    return Number(row.owner_epoch);
+  }
+
   private conversationRow(roomId: string, id: string) {
     return this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND id = ?`).get(roomId, id) as ConversationRow | undefined;
   }
@@ -81,8 +94,20 @@ export class SqliteStore implements RoomStore {
     }));
   }
 
-  addMembers(roomId: string, userIds: string[]) {
+  activateRoom(roomId: string) {
     return this.run(() => this.transaction(() => {
+      this.owned(roomId, undefined);
+      const { last } = this.stmt("UPDATE cc_owner_epochs SET last = last + 1 WHERE id = 1 RETURNING last").get() as { last: number };
+      this.stmt("UPDATE cc_rooms SET owner_epoch = ? WHERE room_id = ?").run(last, roomId);
+      return Number(last);
+    }));
+  }
+
+  forOwner(roomId: string, epoch: number) { return ownerView(this, roomId, epoch); }
+
+  addMembers(roomId: string, userIds: string[], epoch?: number) {
+    return this.run(() => this.transaction(() => {
+      this.owned(roomId, epoch);
       const row = this.roomRow(roomId);
       if (!row) { throw roomNotFound(roomId); }
       const members: string[] = JSON.parse(row.members);
@@ -103,8 +128,9 @@ export class SqliteStore implements RoomStore {
 
   // --- conversations ---------------------------------------------------------------
 
-  startConversation(c: ConversationRecord, events: OutboxEvents = []) {
+  startConversation(c: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
     return this.run(() => this.transaction(() => {
+      this.owned(c.roomId, epoch);
       const room = this.roomRow(c.roomId);
       if (!room) { throw roomNotFound(c.roomId); }
       if (room.active_conversation_id && room.active_conversation_id !== c.id) {
@@ -127,16 +153,18 @@ export class SqliteStore implements RoomStore {
     }));
   }
 
-  saveConversation(c: ConversationRecord) {
-    return this.run(() => {
+  saveConversation(c: ConversationRecord, epoch?: number) {
+    return this.run(() => this.transaction(() => {
+      if (epoch !== undefined) { this.owned(c.roomId, epoch); }
       const { changes } = this.stmt("UPDATE cc_conversations SET participants = ?, channel_sessions = ? WHERE room_id = ? AND id = ?")
         .run(JSON.stringify(c.participants), JSON.stringify(c.channelSessions), c.roomId, c.id);
       if (changes === 0) { throw conversationNotFound(c.id); }
-    });
+    }));
   }
 
-  endConversation(c: ConversationRecord, events: OutboxEvents = []) {
+  endConversation(c: ConversationRecord, events: OutboxEvents = [], epoch?: number) {
     return this.run(() => this.transaction(() => {
+      this.owned(c.roomId, epoch);
       const room = this.roomRow(c.roomId);
       if (!room) { throw roomNotFound(c.roomId); }
       const stored = this.conversationRow(c.roomId, c.id);
@@ -172,9 +200,9 @@ export class SqliteStore implements RoomStore {
 
   // --- messages ----------------------------------------------------------------------
 
-  appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = []): Promise<AppendResult> {
+  appendMessage(roomId: string, message: NewMessage, events: OutboxEvents = [], epoch?: number): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ roomId, message, events, resolve, reject });
+      this.queue.push({ roomId, message, events, epoch, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // a commit blocks the event loop for its fsync: leave at least as long again
@@ -198,7 +226,7 @@ export class SqliteStore implements RoomStore {
         for (const item of batch) {
           this.db.exec("SAVEPOINT append");
           try {
-            outcomes.push({ ok: true, value: this.appendOne(item.roomId, item.message, item.events) });
+            outcomes.push({ ok: true, value: this.appendOne(item.roomId, item.message, item.events, item.epoch) });
             this.db.exec("RELEASE append");
           } catch (err) {
             this.db.exec("ROLLBACK TO append");
@@ -221,7 +249,8 @@ export class SqliteStore implements RoomStore {
     });
   }
 
-  private appendOne(roomId: string, m: NewMessage, events: OutboxEvents): AppendResult {
+  private appendOne(roomId: string, m: NewMessage, events: OutboxEvents, epoch: number | undefined): AppendResult {
+    const owner = epoch === undefined ? undefined : this.owned(roomId, epoch);
     const dup = this.stmt("SELECT seq, data FROM cc_messages WHERE room_id = ? AND sender_id = ? AND client_id = ?")
       .get(roomId, m.senderId, m.id) as { seq: number; data: string } | undefined;
     if (dup) { return { message: decodeMessage(dup.data, dup.seq), duplicate: true }; }
@@ -234,8 +263,8 @@ export class SqliteStore implements RoomStore {
     this.stmt("UPDATE cc_rooms SET last_seq = ?, last_activity_at = max(last_activity_at, ?) WHERE room_id = ?").run(seq, m.at, roomId);
     this.stmt(`UPDATE cc_conversations SET first_seq = CASE WHEN first_seq = 0 THEN ? ELSE first_seq END, last_seq = ?,
       message_count = message_count + 1 WHERE room_id = ? AND id = ?`).run(seq, seq, roomId, m.conversationId);
-    this.stmt("INSERT INTO cc_messages (room_id, seq, conversation_id, sender_id, client_id, kind, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(roomId, seq, m.conversationId, m.senderId, m.id, m.kind, data);
+    this.stmt("INSERT INTO cc_messages (room_id, seq, conversation_id, sender_id, client_id, kind, data, owner_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(roomId, seq, m.conversationId, m.senderId, m.id, m.kind, data, owner ?? this.owned(roomId, undefined));
     side.insertOutbox(this.db, roomId, events.map((event) => fillSeq(event, seq)));
     return { message: decodeMessage(data, seq), duplicate: false };
   }
@@ -262,13 +291,22 @@ export class SqliteStore implements RoomStore {
 
   // --- idle deadlines, leases, queues, webhook outbox (sqliteSide.ts) -------------------
 
-  setIdleDeadline(roomId: string, deadline: number) { return this.run(() => side.setIdleDeadline(this.db, roomId, deadline)); }
-  clearIdleDeadline(roomId: string) { return this.run(() => side.clearIdleDeadline(this.db, roomId)); }
+  /** A side write of the room, in one transaction with its owner check when fenced. */
+  private fencedRun<T>(roomId: string, epoch: number | undefined, fn: () => T): Promise<T> {
+    return this.run(() => (epoch === undefined ? fn() : this.transaction(() => { this.owned(roomId, epoch); return fn(); })));
+  }
+
+  setIdleDeadline(roomId: string, deadline: number, epoch?: number) { return this.fencedRun(roomId, epoch, () => side.setIdleDeadline(this.db, roomId, deadline)); }
+  clearIdleDeadline(roomId: string, epoch?: number) { return this.fencedRun(roomId, epoch, () => side.clearIdleDeadline(this.db, roomId)); }
   dueIdleDeadlines(now: number, limit: number) { return this.run(() => side.dueIdleDeadlines(this.db, now, limit)); }
   claim(name: string, ttlMs: number) { return this.run(() => side.claim(this.db, name, ttlMs)); }
-  saveQueue(teamId: string, requests: QueuedRequest[]) { return this.run(() => side.saveQueue(this.db, teamId, requests)); }
+  saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) {
+    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveQueue(this.db, teamId, requests));
+  }
   loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
-  appendOutbox(roomId: string, payloads: string[]) { return this.run(() => side.appendOutbox(this.db, roomId, payloads)); }
+  appendOutbox(roomId: string, payloads: string[], epoch?: number) {
+    return this.fencedRun(roomId, epoch, () => (epoch === undefined ? side.appendOutbox(this.db, roomId, payloads) : side.insertOutbox(this.db, roomId, payloads)));
+  }
   readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
   removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }
   pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }

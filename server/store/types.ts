@@ -1,7 +1,24 @@
 /**
  * The storage contract. A room actor talks to storage only through `RoomStore`,
- * so the same actor runs on the in-memory store (one embedded node, tests) and on
- * Redis (production). Both implementations pass test/store.test.ts.
+ * so the same actor runs on every store (memory, SQLite, PostgreSQL, Redis); all of
+ * them pass test/store.test.ts.
+ *
+ * Fencing (docs/cluster.md): a room is written by one actor at a time. An actor
+ * takes the room with `activateRoom`, which gives it a new owner epoch, larger than
+ * any before, and then writes ONLY through `forOwner(roomId, epoch)`: every write of
+ * that view carries the epoch and is checked in the same transaction (Lua script)
+ * that writes, so once a newer actor activated the room, an older one (a frozen or
+ * cut-off process that woke up) has each write refused with StoreError kind
+ * "fenced" and nothing of it is stored.
+ *
+ * In an actor, features write through `room.writer` (conversation/context.ts), the
+ * actor's fenced view, never through `services.store`. A NEW room write: add it to
+ * `RoomWriter` and to `ownerView` (fenced.ts), give the RoomStore method an optional
+ * `epoch` that every store checks in the same transaction as the write, and add a
+ * refusal case to the fencing contract in test/store.test.ts; the actor's writer
+ * (rooms/ownership.ts) wraps every RoomWriter method by itself. The unfenced
+ * RoomStore methods are for callers that own no room (the sweeper, the records
+ * API, tests).
  */
 
 export type RoomKind = "contact_center" | "private" | "team";
@@ -184,12 +201,48 @@ export function fillSeq(template: string, seq: number): string {
  */
 export type OutboxEvents = string[];
 
+/**
+ * The fenced writes of one room by its current owner (`RoomStore.forOwner`). Each
+ * is refused with StoreError kind "fenced" when the room was activated again since
+ * `epoch` was handed out; the check and the write are one atomic step.
+ */
+export interface RoomWriter {
+  readonly roomId: string;
+  readonly epoch: number;
+  addMembers(userIds: string[]): Promise<void>;
+  startConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
+  saveConversation(conversation: ConversationRecord): Promise<void>;
+  endConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
+  appendMessage(message: NewMessage, events?: OutboxEvents): Promise<AppendResult>;
+  setIdleDeadline(deadline: number): Promise<void>;
+  clearIdleDeadline(): Promise<void>;
+  appendOutbox(payloads: string[]): Promise<void>;
+  /** the queue of the team this (team) room serves */
+  saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
+}
+
+/** Which owner a team queue write comes from: the team room and its epoch. */
+export interface OwnerFence { roomId: string; epoch: number }
+
+/*
+ * `epoch` on a write below: when given, the write is refused with StoreError kind
+ * "fenced" unless it is the room's current owner epoch (checked with the write).
+ * Callers use `forOwner`, which passes it; without it the write is not fenced.
+ */
 export interface RoomStore {
   getRoom(roomId: string): Promise<RoomRecord | null>;
   /** Writes the record only if no room with that id exists; returns the stored one. */
   createRoom(record: RoomRecord): Promise<RoomRecord>;
+  /**
+   * A new actor takes the room: its owner epoch becomes a number larger than every
+   * epoch this store handed out before (for any room), and is returned. From now on
+   * writes with an older epoch are refused. The room must exist (`not_found`).
+   */
+  activateRoom(roomId: string): Promise<number>;
+  /** The room's writes fenced with `epoch` (server/store/fenced.ts). */
+  forOwner(roomId: string, epoch: number): RoomWriter;
   /** Adds user ids to a room's member list (no duplicates). */
-  addMembers(roomId: string, userIds: string[]): Promise<void>;
+  addMembers(roomId: string, userIds: string[], epoch?: number): Promise<void>;
   /**
    * Removes the room record and everything under it: its conversations, messages,
    * idempotency keys, webhook outbox (and its lease) and idle deadline. An unknown
@@ -198,11 +251,11 @@ export interface RoomStore {
   deleteRoom(roomId: string): Promise<void>;
 
   /** Starts a conversation and marks it active on the room, atomically, with its outbox events. */
-  startConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
+  startConversation(conversation: ConversationRecord, events?: OutboxEvents, epoch?: number): Promise<void>;
   /** Replaces participants and channel sessions of a stored conversation. */
-  saveConversation(conversation: ConversationRecord): Promise<void>;
+  saveConversation(conversation: ConversationRecord, epoch?: number): Promise<void>;
   /** Moves the conversation into the room's history and clears the active id, with its outbox events. */
-  endConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
+  endConversation(conversation: ConversationRecord, events?: OutboxEvents, epoch?: number): Promise<void>;
   getConversation(roomId: string, conversationId: string): Promise<ConversationRecord | null>;
   /** The room's past (ended) conversations, newest first. */
   listConversations(roomId: string, query: PageQuery): Promise<ConversationRecord[]>;
@@ -212,7 +265,7 @@ export interface RoomStore {
    * step together with its outbox events (SEQ_MARK filled in); a second call with
    * the same (senderId, id) returns the stored message and writes nothing.
    */
-  appendMessage(roomId: string, message: NewMessage, events?: OutboxEvents): Promise<AppendResult>;
+  appendMessage(roomId: string, message: NewMessage, events?: OutboxEvents, epoch?: number): Promise<AppendResult>;
   /** Messages of one conversation, oldest first. */
   readMessages(roomId: string, conversationId: string, query: MessageQuery): Promise<MessageRecord[]>;
 
@@ -220,8 +273,8 @@ export interface RoomStore {
    * Idle deadlines of active conversations, kept in the store so that a deadline
    * outlives the actor (and the node) that set it.
    */
-  setIdleDeadline(roomId: string, deadline: number): Promise<void>;
-  clearIdleDeadline(roomId: string): Promise<void>;
+  setIdleDeadline(roomId: string, deadline: number, epoch?: number): Promise<void>;
+  clearIdleDeadline(roomId: string, epoch?: number): Promise<void>;
   /** Room ids whose deadline is <= now. */
   dueIdleDeadlines(now: number, limit: number): Promise<string[]>;
 
@@ -236,7 +289,7 @@ export interface RoomStore {
    * Appends serialised events to the end of the room's webhook outbox, in the given
    * order, all or none, and lists the room in `pendingOutboxes`.
    */
-  appendOutbox(roomId: string, payloads: string[]): Promise<void>;
+  appendOutbox(roomId: string, payloads: string[], epoch?: number): Promise<void>;
   /** The oldest `limit` entries of the room's outbox, oldest first. */
   readOutbox(roomId: string, limit: number): Promise<OutboxEntry[]>;
   /**
@@ -266,7 +319,7 @@ export interface RoomStore {
   linkChannelAddress(type: string, address: string, customerId: string): Promise<void>;
 
   /** A team's pending conversation requests, written whole by the team room's actor. */
-  saveQueue(teamId: string, requests: QueuedRequest[]): Promise<void>;
+  saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
 
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import { LocalPresence, Server, type Presence } from "@colyseus/core";
+import { LocalPresence, matchMaker, Server, type Presence } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
 import { RedisPresence } from "@colyseus/redis-presence";
 import type express from "express";
@@ -10,6 +10,7 @@ import { createAgentRooms } from "../cluster/agentRooms";
 import { resumeOptions } from "../cluster/joinOptions";
 import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cluster/matchmaking";
 import { IdleSweeper } from "../cluster/sweeper";
+import { alwaysHeld, ProcessLease } from "../cluster/lease";
 import type { Config } from "../config";
 import { mountAppApi } from "../http/appApi";
 import { colyseusLogger } from "../http/colyseusLogger";
@@ -67,7 +68,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   // webhooks and channel deliveries: outbox in the store, see server/webhooks/ and server/channels/
   const webhooks = createWebhooks(config, store, reportGivenUp);
+  // fencing (docs/cluster.md): a cluster process serves its rooms only while it holds its lease
+  const stopActor = (roomId: string, reason: string) => (matchMaker.getLocalRoomById(roomId) as { fence?: (r: string) => void } | undefined)?.fence?.(reason);
+  const lease = redis && driver instanceof AtomicRedisDriver
+    ? new ProcessLease(redis, () => matchMaker.processId, config.leaseMs, async () => {
+      for (const roomId of await driver.lostListings()) { stopActor(roomId, "its listing was removed: the cluster declared this process dead"); }
+    })
+    : undefined;
+  if (driver instanceof AtomicRedisDriver) { driver.onListingLost = (roomId) => stopActor(roomId, "its listing belongs to another actor, or is gone"); }
   const services: Services = {
+    lease: lease ?? alwaysHeld,
     config, store, verifier: verifierFor(config), webhooks, agentRooms: createAgentRooms(redis),
     // one registry per process: every room on it charges the same per-user buckets
     budgets: budgetsFor(config),
@@ -99,11 +109,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
 
   const rooms = roomDefinitions(services);
-  server.define("contact_center", rooms.contact_center).filterBy(["roomKey"]);
-  server.define("private", rooms.private).filterBy(["roomKey"]);
-  server.define("team", rooms.team).filterBy(["roomKey"]);
+  // once the matchmaker registered an actor as its room's, the actor takes the room for good (rooms/ownership.ts)
+  const registered = (room: unknown) => (room as { registered?: () => void }).registered?.();
+  server.define("contact_center", rooms.contact_center).filterBy(["roomKey"]).on("create", registered);
+  server.define("private", rooms.private).filterBy(["roomKey"]).on("create", registered);
+  server.define("team", rooms.team).filterBy(["roomKey"]).on("create", registered);
 
   await server.listen(config.port);
+  await lease?.start();
   installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress, streamedBodyMaxBytes: uploadRoute });
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
@@ -122,6 +135,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.gracefullyShutdown(false);
+      await lease?.stop(); // the rooms may start elsewhere at once
       await store.close();
       redis?.disconnect();
     },
