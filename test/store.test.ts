@@ -1121,8 +1121,8 @@ describe("PostgresStore", function () {
 
   before(async () => {
     admin = new pg.Pool({ connectionString: urlOf("postgres"), max: 2 });
-    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [testDb]);
-    if (rowCount === 0) { await admin.query(`CREATE DATABASE ${testDb}`); }
+    // a new database every run: one left by an older checkout may hold other migrations
+    await recreate(testDb);
   });
   after(async () => { await admin.end(); });
 
@@ -1130,7 +1130,7 @@ describe("PostgresStore", function () {
   const fresh = async () => {
     const store = await PostgresStore.connect({ url: base, poolSize: 4 });
     const pool = new pg.Pool({ connectionString: base, max: 1 });
-    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues");
+    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues, cc_channel_addresses");
     await pool.end();
     return store;
   };
