@@ -296,6 +296,9 @@ export class PostgresStore implements RoomStore {
   appendAudit(entry: Omit<AuditEntry, "id">) { return this.tx((c) => records.appendAudit(c, entry)); }
   readAudit(query: AuditQuery) { return this.tx((c) => records.readAudit(c, query)); }
 
+  /** a round trip through the pool: a hung or unreachable server fails it (the pool's bounded waits) */
+  async ping() { await this.q("SELECT 1"); }
+
   async close() {
     // appends already submitted still commit before the pool goes
     while (![...this.lanes, this.deadlines, this.saves].every((batcher) => batcher.idle)) { await new Promise((r) => setTimeout(r, 5)); }
