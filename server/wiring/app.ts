@@ -15,6 +15,8 @@ import { mountAppApi } from "../http/appApi";
 import { colyseusLogger } from "../http/colyseusLogger";
 import { installHttpFront, jsonErrors, jsonNotFound } from "../http/front";
 import { mountHealth } from "../http/health";
+import { mapMatchmakeErrors } from "../http/matchmakeErrors";
+import { DependencyProbes } from "../http/probes";
 import { mountMetrics, startMetricsServer } from "../http/metricsAccess";
 import { mountWeb } from "../http/web";
 import { logger } from "../logger";
@@ -47,7 +49,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     // the ioredis 5 instances must come from the same major they bundle.
     // No offline queue: while Redis is down a request fails at once with
     // `unavailable` (and the client retries with the same id) instead of hanging.
-    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    // A command timeout: a frozen Redis (connection open, no answer) fails requests
+    // with `unavailable` too, instead of leaving them to the client's timeout.
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, commandTimeout: config.redisCommandTimeoutMs });
     redis.on("error", (err) => logger.warn({ err: err.message }, "redis store connection error"));
     await redis.connect();
     presence = new RedisPresence(config.redisUrl);
@@ -69,6 +73,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     budgets: budgetsFor(config),
   };
 
+  // /health, /ready and the matchmaking gate: pings with a timeout (server/http/probes.ts)
+  const probes = new DependencyProbes(redis, store, {
+    timeoutMs: config.healthProbeTimeoutMs, cacheMs: config.healthCacheMs, intervalMs: config.healthIntervalMs,
+  });
+
   const transport = new WebSocketTransport({ maxPayload: config.maxPayloadBytes });
   const metricsPolicy = { token: config.metricsToken, port: config.metricsPort };
   const server = new Server({
@@ -82,7 +91,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     transport,
     express: (app: express.Application) => {
       app.disable("x-powered-by");
-      mountHealth(app, redis);
+      mountHealth(app, probes);
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
       mountRecordsApi(app, services); // erasure, export, search, audit
@@ -97,6 +106,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   server.define("team", rooms.team).filterBy(["roomKey"]);
 
   await server.listen(config.port);
+  mapMatchmakeErrors(probes, config.matchmakeTimeoutMs);
+  probes.start();
   installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress });
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
@@ -109,12 +120,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     server,
     store,
     async stop() {
+      // /ready answers 503 from here on: the balancer stops sending this node joins
+      probes.draining = true;
       sweeper.stop();
       await retention.stop();
       metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.gracefullyShutdown(false);
+      probes.stop();
       await store.close();
       redis?.disconnect();
     },
