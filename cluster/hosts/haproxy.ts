@@ -3,13 +3,15 @@
  * else: the app API, /health) goes to any node that passes its `/ready` check; the
  * WebSocket of a room goes to the node that hosts it, by the path prefix of that
  * node's PUBLIC_ADDRESS (`<balancer>/n1`), with the prefix removed. A node that
- * fails two checks 500 ms apart (or refuses a connection) gets no new requests;
- * a request whose connection fails is sent again to another node.
+ * fails two checks 500 ms apart (or refuses a connection) gets no new requests,
+ * and its open WebSockets are closed (`on-marked-down shutdown-sessions`): a client
+ * behind a partition would otherwise wait on a silent socket; closed, it rejoins
+ * through the balancer. A request whose connection fails is sent to another node.
  */
 export interface Backend { name: string; ip: string; port: number }
 
 export function haproxyConfig(listen: { host: string; port: number }, backends: Backend[], statsSocket: string): string {
-  const server = (b: Backend) => `  server ${b.name} ${b.ip}:${b.port} check inter 500ms fall 2 rise 2`;
+  const server = (b: Backend) => `  server ${b.name} ${b.ip}:${b.port} check inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions`;
   return [
     "global",
     `  stats socket ${statsSocket} mode 600 level admin`,
@@ -21,6 +23,7 @@ export function haproxyConfig(listen: { host: string; port: number }, backends: 
     "  option redispatch",
     "  retries 3",
     "  timeout connect 1s",
+    "  timeout check 1s",
     "  timeout client 60s",
     "  timeout server 60s",
     // a WebSocket idles between the 3 s pings: this must stay above them

@@ -92,6 +92,7 @@ export async function up(options: UpOptions = {}): Promise<State> {
   }
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "cc-hosts-"));
   fs.mkdirSync(dir, { recursive: true });
+  fs.chmodSync(dir, 0o755); // PostgreSQL (user postgres) keeps its data dir under it
   const id = randomBytes(2).toString("hex");
   const port = options.port ?? await freePort();
   const s: State = {
