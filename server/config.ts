@@ -37,6 +37,8 @@ export interface Config {
   healthIntervalMs: number;
   /** a matchmaking request unanswered this long is refused with `unavailable` (server/http/matchmakeErrors.ts) */
   matchmakeTimeoutMs: number;
+  /** how often a node looks for dead processes of the cluster (server/cluster/processWatch.ts) */
+  processCheckMs: number;
   /** a command on the node's Redis connection unanswered this long fails (a frozen Redis): `unavailable` */
   redisCommandTimeoutMs: number;
   logLevel: string;
@@ -190,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthIntervalMs: int(env, "HEALTH_INTERVAL_MS", 1_000, 100),
     matchmakeTimeoutMs: int(env, "MATCHMAKE_TIMEOUT_MS", 10_000, 100),
     redisCommandTimeoutMs: int(env, "REDIS_COMMAND_TIMEOUT_MS", 3_000, 100),
+    processCheckMs: int(env, "PROCESS_CHECK_MS", 500, 50),
     logLevel: env.LOG_LEVEL ?? "info",
     defaultTeam: env.DEFAULT_TEAM || "support",
     botTeams: (env.BOT_TEAMS ?? "").split(",").map((t) => t.trim()).filter(Boolean),

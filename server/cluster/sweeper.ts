@@ -33,11 +33,10 @@ export class IdleSweeper {
     if (this.running) { return; }
     this.running = true;
     try {
-      // Dead processes are found on every round, not only when one of their rooms is
-      // due: by the time a deadline passes, a node killed before it has already been
-      // health-checked (2 s IPC) and its listings dropped, and the room starts at once.
-      // Colyseus checks only processes whose channel is gone, each once at a time.
-      void matchMaker.healthCheckAllProcesses().catch((err) => logger.warn({ err: err?.message }, "process health check failed"));
+      // Dead processes are found by server/cluster/processWatch.ts, not only when one
+      // of their rooms is due: by the time a deadline passes, a node killed before it
+      // has been health-checked (2 s IPC), its listings are gone, and the room starts
+      // at once.
       const due = await this.store.dueIdleDeadlines(Date.now(), DUE_PER_ROUND);
       if (due.length === 0) { return; }
       const live = await liveProcesses();

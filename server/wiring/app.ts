@@ -10,6 +10,7 @@ import { createAgentRooms } from "../cluster/agentRooms";
 import { resumeOptions } from "../cluster/joinOptions";
 import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cluster/matchmaking";
 import { IdleSweeper } from "../cluster/sweeper";
+import { ProcessWatch } from "../cluster/processWatch";
 import type { Config } from "../config";
 import { mountAppApi } from "../http/appApi";
 import { colyseusLogger } from "../http/colyseusLogger";
@@ -112,6 +113,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
+  // only a cluster has other processes to lose
+  const processWatch = new ProcessWatch(config.processCheckMs);
+  if (config.redisUrl) { processWatch.start(); }
   const retention = new RetentionJob(store, config.retentionMs, config.retentionIntervalMs); // server/cluster/retention.ts
   await retention.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
@@ -123,6 +127,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // /ready answers 503 from here on: the balancer stops sending this node joins
       probes.draining = true;
       sweeper.stop();
+      processWatch.stop();
       await retention.stop();
       metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
