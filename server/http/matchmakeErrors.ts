@@ -20,8 +20,10 @@ import type { DependencyProbes } from "./probes";
  * Our own refusals (rooms/auth.ts) and Colyseus' own codes pass through unchanged.
  */
 export function mapMatchmakeErrors(probes: DependencyProbes, timeoutMs: number) {
-  const controller = matchMaker.controller as { invokeMethod: (...args: any[]) => Promise<any> };
-  const invoke = controller.invokeMethod.bind(controller);
+  const controller = matchMaker.controller as { invokeMethod: (...args: any[]) => Promise<any>; [WRAPPED]?: (...args: any[]) => Promise<any> };
+  // the controller is Colyseus' one per process: a second node in the process wraps the original, not the wrapper
+  controller[WRAPPED] ??= controller.invokeMethod;
+  const invoke = controller[WRAPPED]!.bind(controller);
   controller.invokeMethod = async (...args: any[]) => {
     const down = probes.down();
     if (down) { throw unavailable(`${down} is down`); }
@@ -44,6 +46,8 @@ export function mapMatchmakeErrors(probes: DependencyProbes, timeoutMs: number) 
     }
   };
 }
+
+const WRAPPED = Symbol("cc.invokeMethod");
 
 /** Logs why (with the driver's text) and answers the documented code without it. */
 function unavailable(why: string) {
