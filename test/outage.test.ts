@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { toChatError } from "../client/errors";
 import { freshDatabase, type FreshDatabase } from "./helpers/pg";
 import { startOwnPostgres, type OwnPostgres } from "./helpers/pgServer";
 import { startOwnRedis, type OwnRedis } from "./helpers/redisServer";
-import { clientFor, startServerProcess, uniqueId, until, type ServerProcess } from "./helpers/server";
+import { clientFor, sleep, startServerProcess, uniqueId, until, type ServerProcess } from "./helpers/server";
 import { signToken } from "../server/auth";
 import { TEST_SECRET } from "./helpers/server";
 
@@ -187,5 +188,50 @@ describe("outage: PostgreSQL frozen (PostgreSQL store, Redis fine)", function ()
     assert.equal((await room.request("send", { id: "during", text: "during" })).seq, 2);
     assert.equal((await joinRefusal(node)).code, "joined");
     await room.leave();
+  });
+});
+
+describe("readiness: SIGTERM drains behind a 503 from /ready", function () {
+  this.timeout(60_000);
+  let hook: net.Server;
+  let node: ServerProcess;
+  const sockets: net.Socket[] = [];
+
+  before(async () => {
+    // a webhook receiver that never answers: the node's drain waits on it (up to 3 s) before it closes
+    hook = net.createServer((s) => { sockets.push(s); s.on("error", () => {}); });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    const port = (hook.address() as net.AddressInfo).port;
+    node = await startServerProcess({ WEBHOOK_URLS: `http://127.0.0.1:${port}/hook`, WEBHOOK_SECRET: "whsec-test-0123456789" });
+  });
+  after(async () => {
+    await node?.kill();
+    for (const s of sockets) { s.destroy(); }
+    hook?.close();
+  });
+
+  it("from SIGTERM until the port closes, /ready answers 503 with draining, /health still answers", async () => {
+    assert.equal((await probe(node, "/ready")).status, 200);
+    const room = await (await clientFor(node.url, { sub: uniqueId("d"), role: "customer" })).joinOrCreate("contact_center", { channel: { type: "web" } });
+    room.reconnection.enabled = false;
+    await room.request("send", { id: "m1", text: "a webhook in flight" });
+    await until(() => sockets.length > 0, 5_000, "the webhook delivery to start");
+
+    node.child.kill("SIGTERM");
+    const seen: Array<{ route: string; status: number; body: any }> = [];
+    for (;;) {
+      const answers = await Promise.all((["/ready", "/health"] as const).map(async (route) => {
+        const res = await fetch(`${node.url}${route}`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
+        return res ? { route, status: res.status, body: await res.json().catch(() => null) } : null;
+      }));
+      if (answers.some((a) => a === null)) { break; }
+      seen.push(...(answers as NonNullable<(typeof answers)[number]>[]));
+      await sleep(50);
+    }
+    const ready = seen.filter((a) => a.route === "/ready");
+    assert.ok(ready.length >= 3, `/ready answered ${ready.length} times while draining`);
+    // the first answer may still predate the signal; every later one says draining
+    assert.ok(ready.slice(1).every((a) => a.status === 503 && a.body.draining === true), JSON.stringify(ready));
+    assert.ok(seen.filter((a) => a.route === "/health").slice(1).every((a) => a.body.draining === true));
   });
 });

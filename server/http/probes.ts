@@ -81,7 +81,8 @@ export class DependencyProbes {
     ]);
     const ok = (redis === "embedded" || redis.ok) && store.ok && matchMaker.state === matchMaker.MatchMakerState.READY;
     const report: HealthReport = { status: ok ? "ok" : "unavailable", redis, store, matchmaker: matchStateName(), draining: this.draining };
-    if (this.last && (this.down() === null) !== (downOf(report) === null)) {
+    // logged when the verdict changes (a node that starts with a dependency down says so too)
+    if ((this.down() === null) !== (downOf(report) === null)) {
       logger.warn({ redis, store }, downOf(report) ? "a dependency is down" : "dependencies are back");
     }
     this.last = report;
