@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import Redis from "ioredis";
 import { ChatConnection } from "../client";
-import { down, hostOf, killNode, partition, heal, up, type State } from "../cluster/hosts/topology";
+import { down, downNow, hostOf, killNode, partition, heal, up, type State } from "../cluster/hosts/topology";
 import { namespacesUnavailable } from "../cluster/hosts/net";
 import { signToken } from "../server/auth";
 import { sleep, TEST_SECRET, uniqueId, until } from "./helpers/server";
@@ -31,7 +34,12 @@ describe("multi-host topology: HAProxy in front of three namespaced hosts", func
       console.log(`      skipped: ${why}`);
       this.skip();
     }
-    s = await up({ authSecret: TEST_SECRET, env: { NODE_ENV: "test", LOG_LEVEL: "info" } });
+    // an interrupted run (Ctrl-C, mocha's exit), even in the middle of `up`, tears down
+    // what was made so far: `up` records each step in the dir's state file
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cc-hosts-test-"));
+    process.once("exit", () => downNow(dir));
+    for (const signal of ["SIGINT", "SIGTERM"] as const) { process.once(signal, () => { downNow(dir); process.exit(130); }); }
+    s = await up({ dir, authSecret: TEST_SECRET, env: { NODE_ENV: "test", LOG_LEVEL: "info" } });
     redis = new Redis(`redis://${hostOf(s, "db").ip}:6379`);
   });
 

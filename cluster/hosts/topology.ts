@@ -158,15 +158,19 @@ export const partition = (s: State, name: string) => setLink(hostOf(s, name), fa
 export const heal = (s: State, name: string) => setLink(hostOf(s, name), true);
 
 /** Everything `up` made goes, whatever state it is in. */
-export async function down(dir: string) {
+export async function down(dir: string) { downNow(dir); }
+
+/**
+ * The same, synchronous, for an `exit` handler (a test run that is interrupted):
+ * processes by pid (their whole process group: `ip netns exec` and runuser pass it
+ * on), then links and namespaces, then the directory.
+ */
+export function downNow(dir: string) {
   if (!fs.existsSync(stateFile(dir))) { fs.rmSync(dir, { recursive: true, force: true }); return; }
   const s = loadState(dir);
   for (const p of [...s.procs].reverse()) {
-    // the process group: `ip netns exec` and runuser pass the signal on to what they run
     for (const target of [-p.pid, p.pid]) { try { process.kill(target, "SIGKILL"); } catch { /* gone */ } }
   }
-  // postgres' backends are its children: they go with the postmaster; wait for the ports to close
-  await new Promise((r) => setTimeout(r, 200));
   destroyNet(s.net);
   fs.rmSync(dir, { recursive: true, force: true });
 }
