@@ -91,6 +91,8 @@ export async function up(options: UpOptions = {}): Promise<State> {
     try { execFileSync("which", [bin], { stdio: "ignore" }); } catch { throw new Error(`${bin} is not installed (apt-get install -y haproxy redis-server iproute2)`); }
   }
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "cc-hosts-"));
+  // a second `up` on the same dir would lose the first one's state, and with it its teardown
+  if (fs.existsSync(stateFile(dir))) { throw new Error(`a topology is up in ${dir}: \`down\` it first`); }
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o755); // PostgreSQL (user postgres) keeps its data dir under it
   const id = randomBytes(2).toString("hex");
