@@ -65,8 +65,9 @@ export class IdleSweeper {
       }
     } else if (listing) {
       // its process listens on no channel: no remote call that can only time out; the
-      // health check (shared by every room of that process, and with the round's own
-      // check above) confirms it and drops its listings, and the room starts below
+      // health check (shared by every room of that process, and usually finished long
+      // ago by the process watch) confirms it and drops its listings, and the room
+      // starts below, in this round
       if (await matchMaker.healthCheckProcessId(listing.processId)) { return; }
     }
     const record = await this.store.getRoom(roomId);
