@@ -12,7 +12,8 @@ import type { DependencyProbes } from "./probes";
 export function mountHealth(app: express.Application, probes: DependencyProbes) {
   app.get("/health", async (_req, res) => {
     const report = await probes.report();
-    res.status(report.status === "ok" ? 200 : 503).json(report);
+    // draining is now, not as of the (possibly cached) probe round
+    res.status(report.status === "ok" ? 200 : 503).json({ ...report, draining: probes.draining });
   });
   app.get("/ready", async (_req, res) => {
     const report = await probes.report();
