@@ -1,4 +1,5 @@
 import { ErrorCode as ColyseusErrorCode, ServerError } from "@colyseus/core";
+import { logger } from "./logger";
 
 /**
  * The one error type of the server: a stable `code` clients switch on and a
@@ -78,6 +79,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
  * An `unavailable` refusal never carries the driver's text (it is logged instead).
  */
 export function joinRefusal(e: ChatError): ServerError {
+  if (e.code === "unavailable") { logger.warn({ why: e.message }, "join refused: unavailable"); }
   const message = e.code === "unavailable" ? UNAVAILABLE_MESSAGE : e.message;
   return new ServerError(ColyseusErrorCode.AUTH_FAILED, `${e.code}: ${message}`);
 }

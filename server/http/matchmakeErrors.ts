@@ -49,9 +49,8 @@ export function mapMatchmakeErrors(probes: DependencyProbes, timeoutMs: number) 
 
 const WRAPPED = Symbol("cc.invokeMethod");
 
-/** Logs why (with the driver's text) and answers the documented code without it. */
+/** The documented code without the driver's text (joinRefusal logs why). */
 function unavailable(why: string) {
-  logger.warn({ why }, "matchmaking refused: unavailable");
   return joinRefusal(new ChatError("unavailable", why));
 }
 
