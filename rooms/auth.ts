@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { ErrorCode, ServerError } from "@colyseus/core";
 import type { Identity } from "../server/auth";
 import { mayJoinAnother } from "../server/cluster/agentRooms";
 import { JOIN_KEY } from "../server/cluster/joinOptions";
-import { AuthError, ChatError, type ErrorCode as ErrorCode_ } from "../server/errors";
+import { AuthError, ChatError, joinRefusal, type ErrorCode as ErrorCode_ } from "../server/errors";
 import { resolveJoin } from "../server/policy/permissions";
 import { overBudgetMessage } from "../server/policy/budgets";
 import type { Services } from "../server/services";
@@ -34,17 +33,12 @@ export async function authenticate(services: Services, roomName: RoomKind, token
   });
 }
 
-/**
- * A refused join as Colyseus answers it: the matchmaking request's HTTP status is
- * the error's `code`, so it must be its numeric AUTH_FAILED (a string there makes
- * the SDK misread the answer as a seat reservation); the stable code leads the
- * message, so the SDK's MatchMakeError reads "forbidden: not a member of team sales".
- */
+/** A ChatError thrown while joining becomes the refusal Colyseus answers (server/errors.ts joinRefusal). */
 export async function asJoinRefusal<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof ChatError) { throw new ServerError(ErrorCode.AUTH_FAILED, `${e.code}: ${e.message}`); }
+    if (e instanceof ChatError) { throw joinRefusal(e); }
     throw e;
   }
 }

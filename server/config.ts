@@ -36,6 +36,16 @@ export interface Config {
   messagesBurst: number;
   /** how often a node looks for idle deadlines nobody is serving */
   sweepIntervalMs: number;
+  /** /health and /ready: longest wait for one dependency's ping, reuse of a report, background probe (server/http/probes.ts) */
+  healthProbeTimeoutMs: number;
+  healthCacheMs: number;
+  healthIntervalMs: number;
+  /** a matchmaking request unanswered this long is refused with `unavailable` (server/http/matchmakeErrors.ts) */
+  matchmakeTimeoutMs: number;
+  /** how often a node looks for dead processes of the cluster (server/cluster/processWatch.ts) */
+  processCheckMs: number;
+  /** a command on the node's Redis connection unanswered this long fails (a frozen Redis): `unavailable` */
+  redisCommandTimeoutMs: number;
   logLevel: string;
   /** team of customer rooms that name none */
   defaultTeam: string;
@@ -234,6 +244,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     messagesPerSecond: int(env, "MESSAGES_PER_SECOND", 10, 1),
     messagesBurst: int(env, "MESSAGES_BURST", 20, 1),
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 5_000, 100),
+    healthProbeTimeoutMs: int(env, "HEALTH_PROBE_TIMEOUT_MS", 500, 10),
+    healthCacheMs: int(env, "HEALTH_CACHE_MS", 250, 0),
+    healthIntervalMs: int(env, "HEALTH_INTERVAL_MS", 1_000, 100),
+    matchmakeTimeoutMs: int(env, "MATCHMAKE_TIMEOUT_MS", 10_000, 100),
+    redisCommandTimeoutMs: int(env, "REDIS_COMMAND_TIMEOUT_MS", 3_000, 100),
+    processCheckMs: int(env, "PROCESS_CHECK_MS", 500, 50),
     logLevel: env.LOG_LEVEL ?? "info",
     defaultTeam: env.DEFAULT_TEAM || "support",
     botTeams: (env.BOT_TEAMS ?? "").split(",").map((t) => t.trim()).filter(Boolean),

@@ -1,3 +1,6 @@
+import { ErrorCode as ColyseusErrorCode, ServerError } from "@colyseus/core";
+import { logger } from "./logger";
+
 /**
  * The one error type of the server: a stable `code` clients switch on and a
  * `message` for people. Request rejections, refused joins, HTTP API answers and
@@ -82,6 +85,28 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unavailable: 503, fenced: 503,
   internal: 500, unsupported: 501,
 };
+
+/**
+ * A refused join as Colyseus answers it: the matchmaking request's HTTP status is
+ * the error's `code`, so it must be its numeric AUTH_FAILED (a string there makes
+ * the SDK misread the answer as a seat reservation); the stable code leads the
+ * message, so the SDK's MatchMakeError reads "forbidden: not a member of team sales".
+ * An `unavailable` refusal never carries the driver's text (it is logged instead).
+ */
+export function joinRefusal(e: ChatError): ServerError {
+  if (e.code === "unavailable") { logger.warn({ why: e.message }, "join refused: unavailable"); }
+  const message = e.code === "unavailable" ? UNAVAILABLE_MESSAGE : e.message;
+  return new ServerError(ColyseusErrorCode.AUTH_FAILED, `${e.code}: ${message}`);
+}
+
+export const UNAVAILABLE_MESSAGE = "the service is unavailable, retry shortly";
+
+/** True for a refusal joinRefusal() made (its message leads with a known code). */
+export function isJoinRefusal(e: unknown): boolean {
+  if (!(e instanceof ServerError) || e.code !== ColyseusErrorCode.AUTH_FAILED) { return false; }
+  const code = /^([a-z_]+): /.exec(e.message)?.[1];
+  return code !== undefined && code in HTTP_STATUS;
+}
 
 export const isChatError = (e: unknown): e is ChatError => e instanceof ChatError;
 

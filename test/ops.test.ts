@@ -8,10 +8,15 @@ describe("operations: health, metrics, logs, monitor", function () {
   before(async () => { server = await startServerProcess({ MONITOR_PASSWORD: "monitor-pass-123" }); });
   after(async () => { await server?.stop(); });
 
-  it("/health is ready with matchmaking up, and names the mode", async () => {
+  it("/health is ok with matchmaking up, names the mode and the store's round trip; /ready says 200", async () => {
     const res = await fetch(`${server.url}/health`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: "ok", redis: "embedded", matchmaker: 1 });
+    const body = await res.json();
+    assert.equal(typeof body.store.ms, "number");
+    assert.deepEqual(body, { status: "ok", redis: "embedded", store: { ok: true, ms: body.store.ms }, matchmaker: "ready", draining: false });
+    const ready = await fetch(`${server.url}/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { ready: true, draining: false, down: null });
   });
 
   it("/health reports Redis on a Redis node", async () => {
@@ -19,7 +24,9 @@ describe("operations: health, metrics, logs, monitor", function () {
     const node = await startServerProcess({ REDIS_URL: REDIS_TEST_URL });
     try {
       const body = await (await fetch(`${node.url}/health`)).json();
-      assert.equal(body.redis, "ready");
+      assert.equal(body.redis.ok, true);
+      assert.equal(typeof body.redis.ms, "number");
+      assert.equal(body.store.ok, true);
       assert.equal(body.status, "ok");
     } finally { await node.stop(); }
   });

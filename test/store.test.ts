@@ -124,6 +124,12 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
       return { roomId: record.roomId, conversation };
     }
 
+    describe("health", () => {
+      it("answers a ping while open (GET /health and /ready ask it, server/http/probes.ts)", async () => {
+        assert.equal(await store.ping(), undefined);
+      });
+    });
+
     describe("rooms", () => {
       it("returns null for an unknown room", async () => {
         assert.equal(await store.getRoom(`room-${randomUUID()}`), null);
@@ -905,6 +911,15 @@ describe("RedisStore", function () {
   storeContract("RedisStore", () => new RedisStore(client, `${runPrefix}${++stores}:`));
 
   describe("RedisStore specifics", () => {
+    it("refuses a ping with `unavailable` when its Redis is unreachable", async () => {
+      // nothing listens on port 1; no offline queue, as the node's own connection (server/wiring/app.ts)
+      const dead = new Redis(1, "127.0.0.1", { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      dead.on("error", () => {});
+      const store = new RedisStore(dead, `${runPrefix}dead:`);
+      await assert.rejects(store.ping(), (e: unknown) => e instanceof StoreError && e.kind === "unavailable");
+      dead.disconnect();
+    });
+
     it("keeps every key under its prefix, tagged with the room id", async () => {
       const prefix = `${runPrefix}layout:`;
       const store = new RedisStore(client, prefix);

@@ -33,10 +33,16 @@ export class IdleSweeper {
     if (this.running) { return; }
     this.running = true;
     try {
-      const due = await this.store.dueIdleDeadlines(Date.now(), 50);
+      // Dead processes are found by server/cluster/processWatch.ts, not only when one
+      // of their rooms is due: by the time a deadline passes, a node killed before it
+      // has been health-checked (2 s IPC), its listings are gone, and the room starts
+      // at once.
+      const due = await this.store.dueIdleDeadlines(Date.now(), DUE_PER_ROUND);
+      if (due.length === 0) { return; }
+      const live = await liveProcesses();
       await Promise.all(due.map(async (roomId) => {
         if (await this.store.claim(`sweep:${roomId}`, this.intervalMs)) {
-          await this.sweepRoom(roomId).catch((err) => logger.warn({ err: err?.message, roomId }, "sweep failed; retried next round"));
+          await this.sweepRoom(roomId, live).catch((err) => logger.warn({ err: err?.message, roomId }, "sweep failed; retried next round"));
         }
       }));
     } catch (err: any) {
@@ -46,19 +52,23 @@ export class IdleSweeper {
     }
   }
 
-  private async sweepRoom(roomId: string) {
+  private async sweepRoom(roomId: string, live: Set<string>) {
     const listing = await matchMaker.driver.findOne({ roomId });
-    if (listing) {
+    if (listing && live.has(listing.processId)) {
       try {
         // a live actor decides with its exact activity clock
         await matchMaker.remoteRoomCall(roomId, "sweepIdle" as any, []);
+        return;
       } catch (err: any) {
-        // no answer: if its process is gone, this drops all of that process's
-        // listings, and the next round starts an actor for each of its rooms
-        const alive = await matchMaker.healthCheckProcessId(listing.processId);
-        if (alive) { throw err; }
+        // no answer: if its process is gone, this drops all of that process's listings
+        if (await matchMaker.healthCheckProcessId(listing.processId)) { throw err; }
       }
-      return;
+    } else if (listing) {
+      // its process listens on no channel: no remote call that can only time out; the
+      // health check (shared by every room of that process, and usually finished long
+      // ago by the process watch) confirms it and drops its listings, and the room
+      // starts below, in this round
+      if (await matchMaker.healthCheckProcessId(listing.processId)) { return; }
     }
     const record = await this.store.getRoom(roomId);
     if (!record?.activeConversationId) {
@@ -70,4 +80,15 @@ export class IdleSweeper {
     logger.info({ roomId, conversationId: record.activeConversationId }, "sweeper resumes an orphaned room");
     await matchMaker.createRoom(record.kind, this.resumeOptions(roomId, record.kind));
   }
+}
+
+/** rooms handled per round and node (more wait for the next round) */
+const DUE_PER_ROUND = 200;
+
+/** Processes subscribed to their IPC channel (`p:<id>`, Colyseus): a killed one drops out when its connection does. */
+async function liveProcesses(): Promise<Set<string>> {
+  const channels: string[] = await matchMaker.presence.channels("p:*");
+  const live = new Set(channels.map((c) => c.slice(2)));
+  live.add(matchMaker.processId);
+  return live;
 }

@@ -287,5 +287,8 @@ export class MemoryStore implements RoomStore {
   appendAudit(entry: Omit<AuditEntry, "id">) { return this.records.appendAudit(entry); }
   readAudit(query: AuditQuery) { return this.records.readAudit(query); }
 
+  /** in this process: there whenever the process is */
+  async ping() { /* nothing to reach */ }
+
   async close() { /* nothing to release */ }
 }

@@ -339,7 +339,33 @@ export class PostgresStore implements RoomStore {
   appendAudit(entry: Omit<AuditEntry, "id">) { return this.tx((c) => records.appendAudit(c, entry)); }
   readAudit(query: AuditQuery) { return this.tx((c) => records.readAudit(c, query)); }
 
+  /** the health probe's own connection (ping) */
+  private pinger: pg.Client | undefined;
+
+  /**
+   * `SELECT 1` on a connection of its own, not the pool's: a pool busy with appends is
+   * slow, not down, and must not make /ready send a loaded node out of its balancer;
+   * what the probe asks is whether the server answers. Bounded (5 s) by itself too.
+   */
+  async ping() {
+    try {
+      if (!this.pinger) {
+        const client = new pg.Client({ connectionString: this.pool.options.connectionString, connectionTimeoutMillis: 5_000, query_timeout: 5_000, keepAlive: true });
+        client.on("error", () => { if (this.pinger === client) { this.pinger = undefined; } });
+        this.pinger = client;
+        await client.connect();
+      }
+      await this.pinger.query("SELECT 1");
+    } catch (err) {
+      const broken = this.pinger;
+      this.pinger = undefined;
+      broken?.end().catch(() => {});
+      throw unavailable(err);
+    }
+  }
+
   async close() {
+    await this.pinger?.end().catch(() => {});
     // appends already submitted still commit before the pool goes
     while (![...this.lanes, this.deadlines, this.saves].every((batcher) => batcher.idle)) { await new Promise((r) => setTimeout(r, 5)); }
     await this.pool.end();

@@ -329,6 +329,10 @@ export class RedisStore implements RoomStore {
   async appendAudit(_entry: Omit<AuditEntry, "id">): Promise<AuditEntry> { throw unsupported("Redis", "the audit log"); }
   async readAudit(_query: AuditQuery): Promise<AuditEntry[]> { throw unsupported("Redis", "the audit log"); }
 
+  async ping() {
+    try { await this.redis.ping(); } catch (e) { throw unavailable(e); }
+  }
+
   async close() {
     if (this.ownsClient) { await this.redis.quit(); }
   }

@@ -325,6 +325,9 @@ export class SqliteStore implements RoomStore {
   appendAudit(entry: Omit<AuditEntry, "id">) { return this.run(() => records.appendAudit(this.db, entry)); }
   readAudit(query: AuditQuery) { return this.run(() => records.readAudit(this.db, query)); }
 
+  /** in this process: a statement on the open file (fails once closed) */
+  ping() { return this.run(() => { this.stmt("SELECT 1").get(); }); }
+
   async close() {
     this.flush();
     this.db.close();

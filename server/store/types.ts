@@ -322,6 +322,13 @@ export interface RoomStore {
   saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
 
+  /**
+   * Answers once the store can serve a call (a round trip to its server: `PING`,
+   * `SELECT 1`); rejects with StoreError `unavailable` when it cannot. No timeout of
+   * its own: the caller (server/http/probes.ts) bounds the wait.
+   */
+  ping(): Promise<void>;
+
   close(): Promise<void>;
 
   // --- records: retention, erasure, export, search, audit (docs/storage.md) --------

@@ -11,11 +11,14 @@ import { resumeOptions } from "../cluster/joinOptions";
 import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cluster/matchmaking";
 import { IdleSweeper } from "../cluster/sweeper";
 import { alwaysHeld, ProcessLease } from "../cluster/lease";
+import { ProcessWatch } from "../cluster/processWatch";
 import type { Config } from "../config";
 import { mountAppApi } from "../http/appApi";
 import { colyseusLogger } from "../http/colyseusLogger";
 import { installHttpFront, jsonErrors, jsonNotFound } from "../http/front";
 import { mountHealth } from "../http/health";
+import { mapMatchmakeErrors } from "../http/matchmakeErrors";
+import { DependencyProbes } from "../http/probes";
 import { mountMetrics, startMetricsServer } from "../http/metricsAccess";
 import { mountWeb } from "../http/web";
 import { logger } from "../logger";
@@ -51,7 +54,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     // the ioredis 5 instances must come from the same major they bundle.
     // No offline queue: while Redis is down a request fails at once with
     // `unavailable` (and the client retries with the same id) instead of hanging.
-    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    // A command timeout: a frozen Redis (connection open, no answer) fails requests
+    // with `unavailable` too, instead of leaving them to the client's timeout.
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, commandTimeout: config.redisCommandTimeoutMs });
     redis.on("error", (err) => logger.warn({ err: err.message }, "redis store connection error"));
     await redis.connect();
     presence = new RedisPresence(config.redisUrl);
@@ -84,6 +89,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     attachments: createAttachments(config), // server/attachments/: disk or an S3-compatible bucket
   };
 
+  // /health, /ready and the matchmaking gate: pings with a timeout (server/http/probes.ts)
+  const probes = new DependencyProbes(redis, store, {
+    timeoutMs: config.healthProbeTimeoutMs, cacheMs: config.healthCacheMs, intervalMs: config.healthIntervalMs,
+  });
+
   const transport = new WebSocketTransport({ maxPayload: config.maxPayloadBytes });
   const metricsPolicy = { token: config.metricsToken, port: config.metricsPort };
   const server = new Server({
@@ -97,7 +107,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     transport,
     express: (app: express.Application) => {
       app.disable("x-powered-by");
-      mountHealth(app, redis);
+      mountHealth(app, probes);
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
       mountRecordsApi(app, services); // erasure, export, search, audit
@@ -117,10 +127,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   await server.listen(config.port);
   await lease?.start();
+  mapMatchmakeErrors(probes, config.matchmakeTimeoutMs);
+  probes.start();
   installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress, streamedBodyMaxBytes: uploadRoute });
   const metricsServer = await startMetricsServer(metricsPolicy);
   const sweeper = new IdleSweeper(store, config.sweepIntervalMs, resumeOptions);
   sweeper.start();
+  // only a cluster has other processes to lose
+  const processWatch = new ProcessWatch(config.processCheckMs);
+  if (config.redisUrl) { processWatch.start(); }
   const retention = new RetentionJob(store, config.retentionMs, config.retentionIntervalMs); // server/cluster/retention.ts
   await retention.start();
   logger.info({ port: config.port, publicAddress: config.publicAddress }, "listening");
@@ -129,12 +144,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
     server,
     store,
     async stop() {
+      // /ready answers 503 from here on: the balancer stops sending this node joins
+      probes.draining = true;
       sweeper.stop();
+      processWatch.stop();
       await retention.stop();
       metricsServer?.close();
       // what the actors emitted while flushing gets its chance to go out
       await Promise.race([webhooks.drain(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.gracefullyShutdown(false);
+      probes.stop();
       await lease?.stop(); // the rooms may start elsewhere at once
       await store.close();
       redis?.disconnect();

@@ -13,6 +13,10 @@ export interface OwnPostgres {
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP of the postmaster and its backends: a frozen database (sockets open, no answer) */
+  freeze(): void;
+  /** SIGCONT after freeze() */
+  thaw(): void;
 }
 
 /**
@@ -51,11 +55,21 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     await until(() => backends.every((pid) => { try { process.kill(pid, 0); return false; } catch { return true; } }), 10_000, "backends gone");
   };
 
+  // runuser stops itself when its child stops (util-linux su-common): it is woken with the rest
+  const signalAll = (signal: NodeJS.Signals) => {
+    if (signal === "SIGCONT") { child?.kill("SIGCONT"); }
+    const pm = postmasterPid();
+    const backends = execFileSync("ps", ["-o", "pid=", "--ppid", String(pm)]).toString().split("\n").map(Number).filter((p) => p > 0);
+    for (const pid of [pm, ...backends]) { try { process.kill(pid, signal); } catch { /* gone */ } }
+  };
+
   await start();
   return {
+    freeze: () => signalAll("SIGSTOP"),
+    thaw: () => signalAll("SIGCONT"),
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     start,
     kill,
-    async stop() { await kill(); fs.rmSync(dir, { recursive: true, force: true }); },
+    async stop() { try { signalAll("SIGCONT"); } catch { /* not running */ } await kill(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }

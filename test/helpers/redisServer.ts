@@ -12,6 +12,10 @@ export interface OwnRedis {
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP: a frozen Redis (connections stay open, nothing answers), as under a stalled host */
+  freeze(): void;
+  /** SIGCONT after freeze() */
+  thaw(): void;
 }
 
 /**
@@ -48,6 +52,9 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     port,
     start,
     kill,
-    async stop() { await kill(); fs.rmSync(dir, { recursive: true, force: true }); },
+    // a frozen server is thawed first: SIGKILL works on it, but its exit must not wait for a SIGCONT
+    async stop() { if (child?.exitCode === null) { child.kill("SIGCONT"); } await kill(); fs.rmSync(dir, { recursive: true, force: true }); },
+    freeze() { child?.kill("SIGSTOP"); },
+    thaw() { child?.kill("SIGCONT"); },
   };
 }
