@@ -248,6 +248,7 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
       }
       if (this.closedFor) { void room.leave().catch(() => {}); return; }
       this.attach(room);
+      this.emit("rejoined", { attempts: attempt + 1 });
       const epoch = this.epoch;
       let missed: number;
       try {
