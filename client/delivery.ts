@@ -69,12 +69,12 @@ export function windowHasGap(windowSeqs: number[], lastSeq: number): boolean {
  * copies only those, not the whole window (`STATE_MESSAGE_WINDOW`, 50 by default).
  * The rows need not be in seq order.
  */
-export function windowAbove(rows: { length: number; at(i: number): any } | undefined, conversationId: string, lastSeq: number): { fresh: ChatMessage[]; oldest: number | undefined } {
+export function windowAbove(rows: Iterable<any> | undefined, conversationId: string, lastSeq: number): { fresh: ChatMessage[]; oldest: number | undefined } {
   const fresh: ChatMessage[] = [];
   let oldest: number | undefined;
-  const n = rows?.length ?? 0;
-  for (let i = 0; i < n; i++) {
-    const m = rows!.at(i);
+  if (!rows) { return { fresh, oldest }; }
+  // one iterator, not at(i) and length: the schema's ArraySchema is a Proxy, each of those is a trap
+  for (const m of rows) {
     if (!m) { continue; }
     if (oldest === undefined || m.seq < oldest) { oldest = m.seq; }
     if (m.seq > lastSeq) { fresh.push(toMessage(m, conversationId)); }

@@ -203,7 +203,8 @@ class WsConn implements Conn {
 /** A stable error code for counting: request rejections carry `reason.code`. */
 export function errorCode(e: any): string {
   // the library's codes, in the names the harness has always counted
-  if (e instanceof ChatError) { return e.code === "disconnected" ? "conn_closed" : e.code === "closed" ? "not_open" : e.code; }
+  // (`unreachable` lumps every join failure without a reason together: named by its message below, as before)
+  if (e instanceof ChatError && e.code !== "unreachable") { return e.code === "disconnected" ? "conn_closed" : e.code === "closed" ? "not_open" : e.code; }
   if (e?.reason?.code) { return String(e.reason.code); }
   const msg = String(e?.message ?? e);
   if (/timed out/.test(msg)) { return "timeout"; }
