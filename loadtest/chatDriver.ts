@@ -34,8 +34,6 @@ export class ChatConn implements Conn {
     chat.on("rejoined", () => { this.reconnectedAt = now(); this.onReconnected?.(); });
     chat.on("back", () => { this.backAt = now(); });
     chat.on("closed", ({ code }) => { this.dead = true; this.onGone?.(code); });
-    // `error` events (a plain send refused) would otherwise go unheard: nothing to measure
-    chat.on("error", () => {});
   }
 
   static async join(spec: JoinSpec): Promise<Conn> {
