@@ -6,7 +6,8 @@
  * and keeps the measurements' meaning (docs/benchmarks.md "How it measures").
  */
 import { ChatConnection, type Answer, type Payload, type RequestType } from "../client";
-import { now, type Conn, type JoinSpec, type SendResult } from "./drivers";
+import { now } from "./clock";
+import type { Conn, JoinSpec, SendResult } from "./drivers";
 
 export class ChatConn implements Conn {
   reconnectedAt = 0;

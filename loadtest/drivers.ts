@@ -43,7 +43,7 @@ export interface Conn {
   onGone?: (code: number) => void;
 }
 
-export const now = () => performance.timeOrigin + performance.now();
+export { now } from "./clock";
 
 export interface JoinSpec {
   target: TargetKind;
