@@ -24,7 +24,7 @@ export interface Conn {
   readonly roomId: string;
   /** highest seq seen (delivered, one's own included) */
   readonly lastSeq: number;
-  /** when the last reconnection completed (performance clock), 0 if never */
+  /** when the last reconnection's socket was in (chat: the library's `rejoined`; performance clock), 0 if never */
   reconnectedAt: number;
   dead: boolean;
   isOpen(): boolean;
