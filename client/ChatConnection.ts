@@ -2,7 +2,7 @@ import { Client, type Room } from "@colyseus/sdk";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { fetchMissed } from "./catchUp";
 import type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
-import { SeqDelivery, toMessage, windowHasGap } from "./delivery";
+import { SeqDelivery, windowAbove, windowHasGap } from "./delivery";
 import { Emitter } from "./emitter";
 import { ChatError, isFatalJoin, isTransient, toChatError } from "./errors";
 import { Outbox } from "./outbox";
@@ -149,19 +149,18 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
   private onState(state: any): void {
     this.emit("state", state);
     const conversation = state?.conversation;
-    const rows: any[] = conversation?.messages ? [...conversation.messages] : [];
-    const window = rows.map((m) => toMessage(m, conversation.id));
     if (!this.primed) {
       // the first join shows the state's window; older messages come through history()
       if (state?.roomId === undefined) { return; }
       this.primed = true;
-      this.delivery.offer(window);
+      this.delivery.offer(windowAbove(conversation?.messages, conversation?.id, 0).fresh);
       return;
     }
-    if (!this.delivery.isHolding && windowHasGap(window.map((m) => m.seq), this.delivery.lastSeq)) {
+    const { fresh, oldest } = windowAbove(conversation?.messages, conversation?.id, this.delivery.lastSeq);
+    if (!this.delivery.isHolding && oldest !== undefined && windowHasGap([oldest], this.delivery.lastSeq)) {
       void this.catchUp(this.epoch).then(() => this.pump(), (e) => { if (this.connectedNow) { this.emit("error", toChatError(e, "history")); void this.pump(); } });
     }
-    this.delivery.offer(window);
+    if (fresh.length > 0) { this.delivery.offer(fresh); }
   }
 
   /** Holds live messages, fetches the missed ones, then delivers all in seq order. */
@@ -192,7 +191,7 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
         }
       }
       const state = this.room.state;
-      if (state?.conversation) { this.delivery.offer([...state.conversation.messages].map((m: any) => toMessage(m, state.conversation.id))); }
+      if (state?.conversation) { this.delivery.offer(windowAbove(state.conversation.messages, state.conversation.id, this.delivery.lastSeq).fresh); }
       return this.delivery.release();
     };
     this.catchingUp = run().finally(() => { this.catchingUp = undefined; });
@@ -248,6 +247,7 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
       }
       if (this.closedFor) { void room.leave().catch(() => {}); return; }
       this.attach(room);
+      this.emit("rejoined", { attempts: attempt + 1 });
       const epoch = this.epoch;
       let missed: number;
       try {

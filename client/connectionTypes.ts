@@ -27,6 +27,12 @@ export interface ConnectionEvents extends Omit<ServerEvents, "error"> {
   state: any;
   /** the connection dropped abnormally; the library is rejoining */
   lost: { code: number; reason?: string };
+  /**
+   * after `lost`: a new socket joined; the catch-up starts (missed messages, `recovered`
+   * and `back` follow). A message sent before this and delivered after it came late
+   * because of the outage (the load generator does not time those).
+   */
+  rejoined: { attempts: number };
   /** back after `lost`: missed messages delivered, then this */
   back: { downMs: number; attempts: number };
   /** after a rejoin: how many missed messages were delivered, before any live one */

@@ -62,6 +62,26 @@ export function windowHasGap(windowSeqs: number[], lastSeq: number): boolean {
   return Math.min(...windowSeqs) > lastSeq + 1;
 }
 
+/**
+ * The rows of the state's window above `lastSeq`, as plain messages, and the window's
+ * oldest seq (undefined when it is empty). Runs on every state patch of every client
+ * (a typing flag, a read horizon), nearly always to find one new row or none: it
+ * copies only those, not the whole window (`STATE_MESSAGE_WINDOW`, 50 by default).
+ * The rows need not be in seq order.
+ */
+export function windowAbove(rows: Iterable<any> | undefined, conversationId: string, lastSeq: number): { fresh: ChatMessage[]; oldest: number | undefined } {
+  const fresh: ChatMessage[] = [];
+  let oldest: number | undefined;
+  if (!rows) { return { fresh, oldest }; }
+  // one iterator, not at(i) and length: the schema's ArraySchema is a Proxy, each of those is a trap
+  for (const m of rows) {
+    if (!m) { continue; }
+    if (oldest === undefined || m.seq < oldest) { oldest = m.seq; }
+    if (m.seq > lastSeq) { fresh.push(toMessage(m, conversationId)); }
+  }
+  return { fresh, oldest };
+}
+
 /** A state or history row as a plain message (schema objects change under the caller). */
 export function toMessage(m: any, conversationId: string): ChatMessage {
   const message: ChatMessage = { seq: m.seq, id: m.id, senderId: m.senderId, senderRole: m.senderRole, senderName: m.senderName, kind: m.kind, text: m.text, at: m.at, conversationId };

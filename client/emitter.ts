@@ -16,7 +16,10 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
   }
 
   protected emit<K extends keyof Events>(event: K, payload: Events[K]): void {
-    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+    const set = this.listeners.get(event);
+    // every state patch of every client emits `state`: nothing to copy when nobody listens
+    if (!set || set.size === 0) { return; }
+    for (const listener of [...set]) {
       try { listener(payload); } catch (e) { console.error(`listener of "${String(event)}" threw`, e); }
     }
   }

@@ -1,152 +1,120 @@
 /**
  * How one participant's connection talks to each kind of target: the real chat
- * server (SDK, replicated state), the bare Colyseus relay room (SDK, plain
- * messages) and the bare `ws` relay (JSON frames). The worker drives all three
- * through the same `Conn` interface, with the same payloads.
+ * server through the project's client library (chatDriver.ts: `ChatConnection`,
+ * what the widget, console and bots run), the bare Colyseus relay room (raw SDK,
+ * plain messages) and the bare `ws` relay (JSON frames). The relays stay on the raw
+ * transports: they are the baselines. The worker drives all three through the same
+ * `Conn` interface, with the same payloads.
  */
 import { Client, type Room } from "@colyseus/sdk";
 import WebSocket from "ws";
+import { ChatError, type Answer, type Payload, type RequestType } from "../client";
+import { ChatConn } from "./chatDriver";
 
 export type TargetKind = "chat" | "colyseus-relay" | "ws-relay";
 
-export interface Delivered { seq: number; senderId: string; text: string }
+export interface Delivered { seq: number; id: string; senderId: string; text: string }
+
+/** A stored message's answer; `since`: when the attempt that was answered began (performance clock) */
+export interface SendResult { seq: number; since: number }
 
 export interface Conn {
   readonly userId: string;
   /** the server's room id (for verification) */
   readonly roomId: string;
-  /** highest seq seen (state or relay) */
-  lastSeq: number;
-  /** when the last reconnection completed (performance clock), 0 if never */
+  /** highest seq seen (delivered, one's own included) */
+  readonly lastSeq: number;
+  /** when the last reconnection's socket was in (chat: the library's `rejoined`; performance clock), 0 if never */
   reconnectedAt: number;
   dead: boolean;
   isOpen(): boolean;
-  request(type: string, payload: unknown, timeoutMs?: number): Promise<any>;
+  /** a request of the protocol (client/protocol.ts), typed as the library types it */
+  request<T extends RequestType>(type: T, payload: Payload<T>): Promise<Answer<T>>;
+  /** `send { id, text }`, the attempt begun at `t0` */
+  send(id: string, text: string, t0: number): Promise<SendResult>;
   /** a network drop the client reconnects from (chat target only) */
   drop(): boolean;
   leave(): Promise<void>;
-  onDelivered?: (messages: Delivered[], catchupBefore: number) => void;
+  /** a message of another participant; `catchupBefore`: the last reconnection (0 if never) */
+  onDelivered?: (message: Delivered, catchupBefore: number) => void;
   onEnded?: (reason: string) => void;
   onDropped?: () => void;
   onReconnected?: () => void;
   onGone?: (code: number) => void;
 }
 
-export const now = () => performance.timeOrigin + performance.now();
+export { now } from "./clock";
 
 export interface JoinSpec {
   target: TargetKind;
+  /** the first join's address */
   url: string;
+  /** every address of the target (the chat client rejoins through them in turn) */
+  urls: string[];
   /** JWT for the chat target */
   token?: string;
   userId: string;
   role: "customer" | "agent";
   /** the conversation: the customer's id */
   customerId: string;
-  /** set on the SDK room: reconnection after a drop */
-  reconnect: boolean;
 }
 
 export async function join(spec: JoinSpec): Promise<Conn> {
   switch (spec.target) {
-    case "chat": return SdkConn.joinChat(spec);
+    case "chat": return ChatConn.join(spec);
     case "colyseus-relay": return SdkConn.joinRelay(spec);
     case "ws-relay": return WsConn.join(spec);
   }
 }
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** The bare Colyseus relay room over the raw SDK (no state: messages come as `msg` events). */
 class SdkConn implements Conn {
   lastSeq = 0;
   reconnectedAt = 0;
   dead = false;
-  private synced = false;
   onDelivered?: Conn["onDelivered"];
   onEnded?: Conn["onEnded"];
   onDropped?: Conn["onDropped"];
   onReconnected?: Conn["onReconnected"];
   onGone?: Conn["onGone"];
 
-  private constructor(public room: Room<any>, public userId: string, private stateful: boolean) {}
+  private constructor(public room: Room<any>, public userId: string) {}
 
   get roomId() { return this.room.roomId; }
-
-  static async joinChat(spec: JoinSpec) {
-    const client = new Client(spec.url);
-    client.auth.token = spec.token!;
-    const options = spec.role === "customer" ? { channel: { type: "web" } } : { customerId: spec.customerId };
-    const room = await client.joinOrCreate("contact_center", options);
-    const conn = new SdkConn(room, spec.userId, true);
-    conn.wire(spec.reconnect);
-    // the first state change is the join's full state (ROOM_STATE), taken as the baseline
-    room.onStateChange((state: any) => conn.onState(state));
-    return conn;
-  }
 
   static async joinRelay(spec: JoinSpec) {
     const client = new Client(spec.url);
     const room = await client.joinOrCreate("relay", { conv: spec.customerId });
-    const conn = new SdkConn(room, spec.userId, false);
-    conn.wire(spec.reconnect);
+    const conn = new SdkConn(room, spec.userId);
+    room.reconnection.enabled = false;
+    room.onMessage("conversation_ended", (m: any) => conn.onEnded?.(String(m?.reason ?? "")));
+    room.onMessage("*", () => { /* typing, read, error events: nothing to measure */ });
+    room.onLeave((code: number) => { conn.dead = true; conn.onGone?.(code); });
     room.onMessage("msg", (m: any) => {
       if (m.seq > conn.lastSeq) { conn.lastSeq = m.seq; }
-      conn.onDelivered?.([{ seq: m.seq, senderId: String(m.senderId), text: String(m.text) }], 0);
+      conn.onDelivered?.({ seq: m.seq, id: String(m.id ?? ""), senderId: String(m.senderId), text: String(m.text) }, 0);
     });
     return conn;
   }
 
-  private wire(reconnect: boolean) {
-    const room = this.room;
-    room.reconnection.enabled = reconnect;
-    room.reconnection.minUptime = 0;
-    room.reconnection.maxRetries = 8;
-    room.reconnection.maxDelay = 2_000;
-    room.onMessage("conversation_ended", (m: any) => this.onEnded?.(String(m?.reason ?? "")));
-    room.onMessage("*", () => { /* typing, read, error events: nothing to measure */ });
-    room.onDrop(() => this.onDropped?.());
-    room.onReconnect(() => {
-      this.reconnectedAt = now();
-      this.onReconnected?.();
-    });
-    room.onLeave((code: number) => { this.dead = true; this.onGone?.(code); });
-  }
-
-  /** New messages in the replicated window: those above the highest seq seen. */
-  private onState(state: any) {
-    const messages = state?.conversation?.messages;
-    if (!this.synced) {
-      // the first state is the join's snapshot, not a delivery
-      this.synced = true;
-      this.lastSeq = Math.max(Number(state?.lastSeq ?? 0), this.lastSeq);
-      return;
-    }
-    if (!messages || messages.length === 0) { return; }
-    const fresh: Delivered[] = [];
-    for (let i = messages.length - 1; i >= 0; i--) {
-      const m = messages.at(i);
-      if (!m || m.seq <= this.lastSeq) { break; }
-      if (m.senderId !== this.userId) { fresh.push({ seq: m.seq, senderId: m.senderId, text: m.text }); }
-    }
-    const newest = messages.at(messages.length - 1)?.seq ?? 0;
-    if (newest > this.lastSeq) { this.lastSeq = newest; }
-    if (fresh.length) { fresh.reverse(); this.onDelivered?.(fresh, this.reconnectedAt); }
-  }
-
   isOpen() { return !this.dead && !!this.room.connection?.isOpen; }
 
-  request(type: string, payload: unknown, timeoutMs = 10_000) {
-    return this.room.request(type as never, payload as never, { timeout: timeoutMs });
+  request<T extends RequestType>(type: T, payload: Payload<T>): Promise<Answer<T>> {
+    return this.room.request(type as never, payload as never, { timeout: REQUEST_TIMEOUT_MS }) as Promise<Answer<T>>;
   }
 
-  drop() {
-    if (!this.isOpen() || !this.stateful) { return false; }
-    this.room.connection.close(4010, "loadtest drop");
-    return true;
+  async send(id: string, text: string, t0: number): Promise<SendResult> {
+    const { seq } = await this.request("send", { id, text });
+    return { seq, since: t0 };
   }
+
+  drop() { return false; }
 
   async leave() {
     if (this.dead) { return; }
     this.dead = true;
-    this.room.reconnection.enabled = false;
     if (this.room.connection?.isOpen) {
       await Promise.race([this.room.leave(true).catch(() => 0), new Promise((r) => setTimeout(r, 3_000))]);
     }
@@ -194,7 +162,7 @@ class WsConn implements Conn {
           }
           case "msg":
             if (m.seq > conn.lastSeq) { conn.lastSeq = m.seq; }
-            conn.onDelivered?.([{ seq: m.seq, senderId: m.senderId, text: m.text }], 0);
+            conn.onDelivered?.({ seq: m.seq, id: String(m.id ?? ""), senderId: m.senderId, text: m.text }, 0);
             break;
           case "conversation_ended": conn.onEnded?.(m.reason); break;
         }
@@ -204,7 +172,7 @@ class WsConn implements Conn {
 
   isOpen() { return !this.dead && this.ws.readyState === WebSocket.OPEN; }
 
-  request(type: string, payload: unknown, timeoutMs = 10_000) {
+  request<T extends RequestType>(type: T, payload: Payload<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer<T>> {
     if (!this.isOpen()) { return Promise.reject(new Error(`cannot send request "${type}": connection is not open.`)); }
     const rid = ++this.rid;
     return new Promise<any>((resolve, reject) => {
@@ -212,6 +180,11 @@ class WsConn implements Conn {
       this.pending.set(rid, { resolve, reject, timer });
       this.ws.send(JSON.stringify({ t: "req", rid, type, payload }));
     });
+  }
+
+  async send(id: string, text: string, t0: number): Promise<SendResult> {
+    const { seq } = await this.request("send", { id, text });
+    return { seq, since: t0 };
   }
 
   drop() { return false; }
@@ -229,6 +202,9 @@ class WsConn implements Conn {
 
 /** A stable error code for counting: request rejections carry `reason.code`. */
 export function errorCode(e: any): string {
+  // the library's codes, in the names the harness has always counted
+  // (`unreachable` lumps every join failure without a reason together: named by its message below, as before)
+  if (e instanceof ChatError && e.code !== "unreachable") { return e.code === "disconnected" ? "conn_closed" : e.code === "closed" ? "not_open" : e.code; }
   if (e?.reason?.code) { return String(e.reason.code); }
   const msg = String(e?.message ?? e);
   if (/timed out/.test(msg)) { return "timeout"; }

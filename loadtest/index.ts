@@ -2,7 +2,8 @@
  * The load harness: `npm run loadtest -- <scenario> [options]` (see scenarios.ts).
  *
  * The main process starts the server under test (or takes a URL list), forks
- * worker processes (worker.ts) that each drive many @colyseus/sdk clients,
+ * worker processes (worker.ts) that each drive many clients (the project's client
+ * library for the chat server, the raw SDK or `ws` for the baselines: drivers.ts),
  * aggregates their counters and histograms, samples CPU and RSS of every process
  * from /proc, prints a progress line every few seconds, then runs the same traffic
  * against the two baselines (a bare `ws` relay and a bare Colyseus relay room) and

@@ -27,7 +27,7 @@ export interface WorkerConfig {
   idleShare: number;
   /** how long to wait for the server's idle end (CONVERSATION_IDLE_MS + margin) */
   idleWaitMs: number;
-  /** share of open connections dropped (close 4010, SDK reconnects) per minute */
+  /** share of open connections dropped (close 4010; the client library rejoins) per minute */
   dropPerMin: number;
   /** an agent joins every conversation */
   agents: boolean;

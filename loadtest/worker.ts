@@ -76,6 +76,14 @@ class Conversation {
   private talked = false;
   /** connections with a read receipt scheduled (per conversation, so it goes with it) */
   private readPending = new Set<Conn>();
+  /** the id of the message each connection is sending now */
+  private sending = new Map<Conn, string>();
+  /**
+   * messages whose sender dropped while sending them: the client library sends them
+   * again after its rejoin, with the text (and so the send time) of the first attempt;
+   * their delivery is not timed (counted as `catchup`), as a retry's wait is not
+   */
+  private resent = new Set<string>();
 
   constructor() {
     this.customerId = `c${cfg.tag}w${cfg.index}n${convSeq++}`;
@@ -92,7 +100,7 @@ class Conversation {
     try {
       const token = await tokenFor(this.customerId, "customer");
       const t0 = now();
-      this.customer = await join({ target: cfg.target, url: pickUrl(urlIndex), token, userId: this.customerId, role: "customer", customerId: this.customerId, reconnect: cfg.target === "chat" });
+      this.customer = await join({ target: cfg.target, url: pickUrl(urlIndex), urls: cfg.urls, token, userId: this.customerId, role: "customer", customerId: this.customerId });
       hists.join.record(now() - t0);
       counters.joins++;
       this.wire(this.customer);
@@ -100,7 +108,7 @@ class Conversation {
         const agent = await agentFor();
         this.agentRef = agent;
         const t1 = now();
-        this.agent = await join({ target: cfg.target, url: pickUrl(urlIndex + 1), token: agent.token, userId: agent.id, role: "agent", customerId: this.customerId, reconnect: cfg.target === "chat" });
+        this.agent = await join({ target: cfg.target, url: pickUrl(urlIndex + 1), urls: cfg.urls, token: agent.token, userId: agent.id, role: "agent", customerId: this.customerId });
         hists.agentJoin.record(now() - t1);
         counters.agentJoins++;
         this.wire(this.agent);
@@ -122,7 +130,11 @@ class Conversation {
   }
 
   private wire(conn: Conn) {
-    conn.onDelivered = (messages, catchupBefore) => this.delivered(conn, messages, catchupBefore);
+    conn.onDelivered = (message, catchupBefore) => this.delivered(conn, message, catchupBefore);
+    conn.onDropped = () => {
+      const id = this.sending.get(conn);
+      if (id !== undefined) { this.resent.add(id); }
+    };
     conn.onEnded = (reason) => {
       if (conn !== this.customer) { return; }
       this.endedReason = reason;
@@ -138,14 +150,11 @@ class Conversation {
     };
   }
 
-  private delivered(conn: Conn, messages: Delivered[], catchupBefore: number) {
-    const t = now();
-    for (const m of messages) {
-      counters.delivered++;
-      if (!m.text.startsWith("lt:")) { continue; }
+  private delivered(conn: Conn, m: Delivered, catchupBefore: number) {
+    counters.delivered++;
+    if (m.text.startsWith("lt:")) {
       const sentAt = parseFloat(m.text.slice(3, m.text.indexOf(":", 3)));
-      if (catchupBefore && sentAt < catchupBefore) { counters.catchup++; continue; }
-      hists.delivery.record(t - sentAt);
+      if (catchupBefore && sentAt < catchupBefore || this.resent.has(m.id)) { counters.catchup++; } else { hists.delivery.record(now() - sentAt); }
     }
     if (cfg.readReceipts && this.phase === "talking" && !this.readPending.has(conn)) {
       this.readPending.add(conn);
@@ -178,13 +187,16 @@ class Conversation {
     }
     counters.sent++;
     for (let attempt = 0; attempt < 6; attempt++) {
-      if (!conn.isOpen() && !(await waitOpen(conn, 20_000))) { countError("send_gave_up"); return; }
+      if (!conn.isOpen() && !(await waitOpen(conn, 20_000))) { countError("send_gave_up"); break; }
       if (attempt > 0) { counters.retries++; }
       const t0 = now();
       const text = `lt:${t0.toFixed(3)}:${padding}`;
+      this.sending.set(conn, id);
       try {
-        const { seq } = await conn.request("send", { id, text });
-        hists.ack.record(now() - t0);
+        const { seq, since } = await conn.send(id, text, t0);
+        // sent again after a rejoin (chat): timed from the attempt that was answered
+        if (since > t0) { counters.retries++; }
+        hists.ack.record(now() - since);
         counters.acked++;
         this.talked = true;
         if (cfg.verify) {
@@ -200,6 +212,7 @@ class Conversation {
         await sleep(code === "rate_limited" ? 1_000 : 100);
       }
     }
+    this.sending.delete(conn);
     if (typing && conn.isOpen() && this.phase === "talking") {
       conn.request("typing", { typing: false }).then(() => { counters.typing++; }, (e) => countError(`typing:${errorCode(e)}`));
     }
@@ -347,7 +360,7 @@ async function verify(): Promise<VerifyResult> {
     let conn: Conn | undefined;
     for (let attempt = 0; attempt < 3 && !conn; attempt++) {
       try {
-        conn = await join({ target: "chat", url: pickUrl(attempt), token, userId: verifierId, role: "agent", customerId, reconnect: false });
+        conn = await join({ target: "chat", url: pickUrl(attempt), urls: cfg.urls, token, userId: verifierId, role: "agent", customerId });
       } catch (e) {
         if (attempt === 2) { throw e; }
         await sleep(500);

@@ -9,7 +9,8 @@ import { freePort, sleep, startServerProcess, TEST_SECRET, uniqueId, until, type
 interface Watched {
   conn: ChatConnection<any>;
   delivered: ChatMessage[];
-  events: Array<{ event: keyof ConnectionEvents; payload: any; at: number }>;
+  /** `delivered`: how many messages had been delivered when the event came */
+  events: Array<{ event: keyof ConnectionEvents; payload: any; at: number; delivered: number }>;
 }
 
 const token = (who: Who, exp: string | number = "1h") => signToken(TEST_SECRET, who, exp);
@@ -18,8 +19,8 @@ async function watch(opts: Parameters<typeof ChatConnection.join>[0]): Promise<W
   const conn = await ChatConnection.join(opts);
   const w: Watched = { conn, delivered: [], events: [] };
   conn.on("message", (m) => w.delivered.push(m));
-  for (const event of ["lost", "back", "recovered", "retrying", "closed", "token_refreshed", "token_expiring", "error"] as const) {
-    conn.on(event, (payload: any) => w.events.push({ event, payload, at: Date.now() }));
+  for (const event of ["lost", "rejoined", "back", "recovered", "retrying", "closed", "token_refreshed", "token_expiring", "error"] as const) {
+    conn.on(event, (payload: any) => w.events.push({ event, payload, at: Date.now(), delivered: w.delivered.length }));
   }
   return w;
 }
@@ -191,6 +192,12 @@ describe("client library (client/): resume through any node, exactly once, in or
     assert.equal(seen(customer, "lost")[0].payload.code, 4001);
     assert.equal(seen(agent, "lost")[0].payload.code, 4001);
     assert.ok(seen(customer, "recovered")[0].payload.missed >= 10, `missed ${seen(customer, "recovered")[0].payload.missed}`);
+    for (const w of [customer, agent]) {
+      // lost, the new socket in (rejoined), the catch-up delivered (recovered), back: what the load generator relies on
+      assert.deepEqual(w.events.map((e) => e.event).filter((e) => ["lost", "rejoined", "recovered", "back"].includes(e)), ["lost", "rejoined", "recovered", "back"]);
+      const [rejoined, recovered] = [seen(w, "rejoined")[0], seen(w, "recovered")[0]];
+      assert.equal(recovered.delivered - rejoined.delivered, recovered.payload.missed, "between rejoined and recovered only the catch-up is delivered");
+    }
     const newest = Math.max(seq, ...agentSeqs.map((s) => s.seq));
     await until(() => customer.conn.lastSeq >= newest, 10_000, "the customer saw the newest message");
     await assertExactlyOnceInOrder(customer, "customer");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { backoffDelay } from "../client/backoff";
 import { fetchMissed } from "../client/catchUp";
-import { SeqDelivery, windowHasGap } from "../client/delivery";
+import { SeqDelivery, windowAbove, windowHasGap } from "../client/delivery";
 import { ChatError, toChatError } from "../client/errors";
 import type { ChatMessage } from "../client/protocol";
 import { tokenExp } from "../client/token";
@@ -39,6 +39,20 @@ describe("client library rules (pure parts)", () => {
       assert.equal(windowHasGap([60, 61], 4), true);
       assert.equal(windowHasGap([], 4), false);
       assert.equal(windowHasGap([60], 0), false, "nothing delivered yet: the first window is the start");
+    });
+
+    it("a state patch copies only the window's rows above lastSeq, and finds the window's oldest seq in any order", () => {
+      // rows as the state holds them: schema objects that change under the caller, read through at()
+      const rows = [12, 10, 11, 14, 13].map((seq) => ({ seq, id: `m${seq}`, senderId: "u", senderRole: "agent", senderName: "A", kind: "text", text: `t${seq}`, at: seq, extra: "not copied" }));
+      const { fresh, oldest } = windowAbove(rows, "v7", 12);
+      assert.equal(oldest, 10);
+      assert.deepEqual(fresh.map((m) => m.seq).sort(), [13, 14]);
+      assert.deepEqual(fresh.find((m) => m.seq === 14), { seq: 14, id: "m14", senderId: "u", senderRole: "agent", senderName: "A", kind: "text", text: "t14", at: 14, conversationId: "v7" });
+      rows[3].text = "changed later";
+      assert.equal(fresh.find((m) => m.seq === 14)!.text, "t14", "a plain copy, not the row");
+      assert.deepEqual(windowAbove(rows, "v7", 14), { fresh: [], oldest: 10 });
+      assert.deepEqual(windowAbove([], "v7", 3), { fresh: [], oldest: undefined });
+      assert.deepEqual(windowAbove(undefined, "v7", 3), { fresh: [], oldest: undefined });
     });
   });
 
