@@ -16,6 +16,8 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL connections per process */
   databasePoolSize: number;
+  /** a store query unanswered this long fails with `unavailable` (PostgreSQL) */
+  databaseQueryTimeoutMs: number;
   /** SQLite: "full" fsyncs every commit, "normal" only at checkpoints (docs/storage.md) */
   sqliteSynchronous: "full" | "normal";
   publicAddress: string;
@@ -230,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: env.REDIS_URL || undefined,
     databaseUrl: defaultDatabaseUrl(env),
     databasePoolSize: int(env, "DATABASE_POOL_SIZE", 10, 1),
+    databaseQueryTimeoutMs: int(env, "DATABASE_QUERY_TIMEOUT_MS", 8_000, 100),
     sqliteSynchronous: sqliteSynchronous(env.SQLITE_SYNCHRONOUS),
     publicAddress: env.PUBLIC_ADDRESS || `localhost:${port}`,
     authSecret,

@@ -178,8 +178,11 @@ describe("outage: PostgreSQL frozen (PostgreSQL store, Redis fine)", function ()
       const raw = await rawMatchmake(node);
       assert.match(raw.text, /unavailable/);
       assert.doesNotMatch(raw.text, RAW);
+      // answered with the code before the client library's own 10 s request timeout
+      const sentAt = Date.now();
       const answer = await room.request("send", { id: "during", text: "during" }, { timeout: 20_000 }).then(() => "acknowledged", (e: any) => e.reason?.code ?? e.message);
       assert.equal(answer, "unavailable");
+      assert.ok(Date.now() - sentAt < 10_000, `answered after ${Date.now() - sentAt} ms`);
     } finally {
       postgres.thaw();
     }

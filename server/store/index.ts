@@ -35,12 +35,12 @@ export function parseDatabaseUrl(url: string): StoreChoice {
  * when the store lives on REDIS_URL (so a Redis outage fails requests at once, see
  * app.ts), else a connection of its own.
  */
-export async function createStore(config: Pick<Config, "databaseUrl" | "databasePoolSize" | "sqliteSynchronous" | "redisUrl">, redis?: Redis): Promise<RoomStore> {
+export async function createStore(config: Pick<Config, "databaseUrl" | "databasePoolSize" | "databaseQueryTimeoutMs" | "sqliteSynchronous" | "redisUrl">, redis?: Redis): Promise<RoomStore> {
   const choice = parseDatabaseUrl(config.databaseUrl);
   switch (choice.kind) {
     case "memory": return new MemoryStore();
     case "sqlite": return new SqliteStore(choice.location, config.sqliteSynchronous);
-    case "postgres": return PostgresStore.connect({ url: choice.location, poolSize: config.databasePoolSize });
+    case "postgres": return PostgresStore.connect({ url: choice.location, poolSize: config.databasePoolSize, queryTimeoutMs: config.databaseQueryTimeoutMs });
     case "redis":
       return redis && choice.location === config.redisUrl ? new RedisStore(redis) : RedisStore.connect(choice.location);
   }

@@ -49,6 +49,8 @@ export interface PostgresOptions {
   maxBatch?: number;
   /** group commits in flight at once (default: poolSize - 2, 1..4); a room always uses the same one */
   lanes?: number;
+  /** a query unanswered this long fails with `unavailable` (DATABASE_QUERY_TIMEOUT_MS) */
+  queryTimeoutMs?: number;
 }
 
 
@@ -74,13 +76,12 @@ export class PostgresStore implements RoomStore {
 
   /** Connects, applies missing migrations (one node at a time), and returns the store. */
   static async connect(options: PostgresOptions): Promise<PostgresStore> {
-    const pool = openPool(options.url, options.poolSize);
-    try {
-      await migrate(pool);
-    } catch (err) {
-      await pool.end().catch(() => {});
-      throw err;
-    }
+    // migrations run on a connection of their own, without the requests' query timeout:
+    // one may rewrite a large table
+    const migrator = new pg.Pool({ connectionString: options.url, max: 1, connectionTimeoutMillis: 5_000 });
+    migrator.on("error", () => {});
+    try { await migrate(migrator); } finally { await migrator.end().catch(() => {}); }
+    const pool = openPool(options.url, options.poolSize, options.queryTimeoutMs);
     const lanes = options.lanes ?? Math.min(4, Math.max(1, options.poolSize - 2));
     return new PostgresStore(pool, options.maxBatch ?? 1_000, lanes);
   }
