@@ -7,6 +7,7 @@ import type { MessageKind, MessageRecord } from "../server/store/types";
 import { messageStoredEvent } from "../server/webhooks/events";
 import type { RoomContext } from "./context";
 import type { Conversation } from "./Conversation";
+import { HOLDING_ROLES } from "./lifecycleRules";
 import { messageState } from "./mapping";
 
 export interface Entry {
@@ -31,12 +32,20 @@ export class Transcript {
    */
   async append(identity: Identity, entry: Entry, options: { asParticipant?: boolean } = {}): Promise<MessageRecord> {
     const { room } = this;
-    let conversation = room.state.conversation;
+    let conversation = this.conversation.active;
     if (!conversation) {
       if (entry.kind === "event") { throw new RequestError("no_active_conversation", "no active conversation"); }
+      if (room.kind === "contact_center" && HOLDING_ROLES.has(identity.role)) {
+        // the customer starts a conversation (it goes through the queue); staff start one only on purpose
+        throw new RequestError("no_active_conversation", "no active conversation: the customer starts one, or staff `start` one on purpose");
+      }
       conversation = await this.conversation.start();
     }
-    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); }
+    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); } else if (room.kind === "contact_center" && HOLDING_ROLES.has(identity.role)) {
+      // a tab left open on an earlier conversation does not write into this one
+      const participant = conversation.participants.get(identity.sub);
+      if (!participant || participant.leftAt) { throw new RequestError("forbidden", "not in this conversation: accept its request first"); }
+    }
     const message = {
       id: entry.id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
       senderName: identity.name, kind: entry.kind, text: entry.text, at: Date.now(),
@@ -47,7 +56,7 @@ export class Transcript {
     if (!duplicate) {
       this.addToWindow(conversation, stored);
       room.state.lastSeq = stored.seq;
-      this.conversation.idle.touch();
+      this.conversation.idle.touch(identity.role);
       room.broadcastPatch();
       room.fire("afterMessageStored", stored);
     }

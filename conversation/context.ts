@@ -41,6 +41,8 @@ export interface RoomHooks {
   onConversationResumed?(room: RoomContext, conversation: ConversationRecord): void;
   afterMessageStored?(room: RoomContext, message: MessageRecord): void;
   onConversationEnded?(room: RoomContext, conversation: ConversationRecord): void;
+  /** a participant of the active conversation connected, dropped, left or came back; or an actor resumed it */
+  onAttendanceChanged?(room: RoomContext): void;
   /** an agent, supervisor or bot became a participant of the active conversation */
   onStaffJoined?(room: RoomContext, staff: { conversationId: string; userId: string; role: string }): void;
 }

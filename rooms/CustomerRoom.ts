@@ -45,6 +45,13 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
    * and routed here, to the room's one actor, by a remote room call: it is
    * sequenced, stored and delivered like any message, and the app becomes a participant.
    */
+  // --- remote room calls from the team's actor (desk/TeamDesk.ts) -------------------
+
+  queueUpdate(conversationId: string, position: number, estimatedWaitMs: number, followUp: boolean) {
+    return this.desk.queueUpdate(conversationId, position, estimatedWaitMs, followUp);
+  }
+  followUp(conversationId: string) { return this.desk.followUp(conversationId); }
+
   async postFromApp(identity: Identity, payload: { id: string; text: string }) {
     const text = checkText(payload.text, this.services.config.maxTextCodePoints);
     return this.serial(async () => {

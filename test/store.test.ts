@@ -731,6 +731,33 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await store.saveQueue(team, []);
         assert.deepEqual(await store.loadQueue(team), []);
       });
+
+      it("keeps a queued request's follow-up flag and the requeue kind", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        const request = {
+          id: "req-1", kind: "requeue" as const, roomId: "cc-x", roomKind: "contact_center" as const, customerId: "x",
+          conversationId: "conv-1", targetUserId: "", fromUserId: "", reason: "", forBot: false, createdAt: 5, escalated: false, followUp: true,
+        };
+        await store.saveQueue(team, [request]);
+        assert.deepEqual(await store.loadQueue(team), [request]);
+        await store.saveQueue(team, []);
+      });
+
+      it("saves and loads a team's live conversations whole, per team (a new team actor rebuilds from them)", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        assert.deepEqual(await store.loadLive(team), []);
+        const live = [
+          { roomId: "cc-a", conversationId: "conv-a", customerId: "a", startedAt: 10, agents: ["ag1", "ag2"] },
+          { roomId: "cc-b", conversationId: "conv-b", customerId: "b", startedAt: 20, agents: [] },
+        ];
+        await store.saveLive(team, live);
+        assert.deepEqual(await store.loadLive(team), live);
+        assert.deepEqual(await store.loadLive(`${team}-other`), []);
+        await store.saveLive(team, [live[1]]);
+        assert.deepEqual(await store.loadLive(team), [live[1]]);
+        await store.saveLive(team, []);
+        assert.deepEqual(await store.loadLive(team), []);
+      });
     });
   });
 }
@@ -917,12 +944,12 @@ describe("SqliteStore", function () {
       const file = path.join(dir, "migrations.sqlite");
       const one = new SqliteStore(file);
       const two = new SqliteStore(file);
-      assert.deepEqual(one.appliedMigrations(), [1, 2]);
-      assert.deepEqual(two.appliedMigrations(), [1, 2]);
+      assert.deepEqual(one.appliedMigrations(), [1, 2, 3]);
+      assert.deepEqual(two.appliedMigrations(), [1, 2, 3]);
       await one.close();
       await two.close();
       const again = new SqliteStore(file);
-      assert.deepEqual(again.appliedMigrations(), [1, 2]);
+      assert.deepEqual(again.appliedMigrations(), [1, 2, 3]);
       await again.close();
     });
 
@@ -938,9 +965,9 @@ describe("SqliteStore", function () {
         child.stderr.on("data", (d) => { out += d; });
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
       });
-      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2]", "[1,2]"]);
+      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2,3]", "[1,2,3]"]);
       const store = new SqliteStore(file);
-      assert.deepEqual(store.appliedMigrations(), [1, 2]);
+      assert.deepEqual(store.appliedMigrations(), [1, 2, 3]);
       await store.close();
     });
 
@@ -995,7 +1022,7 @@ describe("PostgresStore", function () {
   const fresh = async () => {
     const store = await PostgresStore.connect({ url: base, poolSize: 4 });
     const pool = new pg.Pool({ connectionString: base, max: 1 });
-    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues");
+    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues, cc_team_live");
     await pool.end();
     return store;
   };
@@ -1010,8 +1037,8 @@ describe("PostgresStore", function () {
       const stores = await Promise.all(range(1, 4).map(() => PostgresStore.connect({ url: urlOf(db), poolSize: 2 })));
       const pool = new pg.Pool({ connectionString: urlOf(db), max: 1 });
       try {
-        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2]);
-        assert.deepEqual(await migrate(pool), [1, 2], "applying again changes nothing");
+        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2, 3]);
+        assert.deepEqual(await migrate(pool), [1, 2, 3], "applying again changes nothing");
         const { roomId } = await stores[0].createRoom(roomRecord());
         assert.ok(await stores[3].getRoom(roomId));
       } finally {

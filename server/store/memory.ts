@@ -1,7 +1,7 @@
 import { conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound } from "./errors";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, PageQuery, LiveRecord, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
 import { fillSeq } from "./types";
@@ -179,6 +179,11 @@ export class MemoryStore implements RoomStore {
 
   async saveQueue(teamId: string, requests: QueuedRequest[]) { this.queues.set(teamId, copy(requests)); }
   async loadQueue(teamId: string) { return copy(this.queues.get(teamId) ?? []); }
+
+  private live = new Map<string, LiveRecord[]>();
+
+  async saveLive(teamId: string, live: LiveRecord[]) { if (live.length) { this.live.set(teamId, copy(live)); } else { this.live.delete(teamId); } }
+  async loadLive(teamId: string) { return copy(this.live.get(teamId) ?? []); }
 
   async claim(name: string, ttlMs: number) {
     const now = Date.now();

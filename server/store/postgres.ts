@@ -14,7 +14,7 @@ import {
 } from "./sqlRows";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
-  OutboxEvents, QueuedRequest, RoomKind, RoomRecord, RoomStore,
+  LiveRecord, OutboxEvents, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
@@ -246,6 +246,17 @@ export class PostgresStore implements RoomStore {
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {
     const { rows } = await this.q("SELECT requests FROM cc_team_queues WHERE team_id = $1", [teamId]);
     return rows[0] ? JSON.parse(rows[0].requests) : [];
+  }
+
+  async saveLive(teamId: string, live: LiveRecord[]) {
+    if (live.length === 0) { await this.q("DELETE FROM cc_team_live WHERE team_id = $1", [teamId]); return; }
+    await this.q("INSERT INTO cc_team_live (team_id, live) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET live = excluded.live",
+      [teamId, JSON.stringify(live)]);
+  }
+
+  async loadLive(teamId: string): Promise<LiveRecord[]> {
+    const { rows } = await this.q("SELECT live FROM cc_team_live WHERE team_id = $1", [teamId]);
+    return rows[0] ? JSON.parse(rows[0].live) : [];
   }
 
   // --- webhook outbox ------------------------------------------------------------------

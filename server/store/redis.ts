@@ -7,7 +7,7 @@ import {
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, PageQuery, LiveRecord, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
 import type { AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery } from "./recordTypes";
@@ -238,6 +238,17 @@ export class RedisStore implements RoomStore {
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {
     const raw = await this.redis.get(`${this.prefix}queue:{team-${teamId}}`);
+    return raw ? JSON.parse(raw) : [];
+  }
+
+  async saveLive(teamId: string, live: LiveRecord[]) {
+    const key = `${this.prefix}live:{team-${teamId}}`;
+    if (live.length === 0) { await this.redis.del(key); return; }
+    await this.redis.set(key, JSON.stringify(live));
+  }
+
+  async loadLive(teamId: string): Promise<LiveRecord[]> {
+    const raw = await this.redis.get(`${this.prefix}live:{team-${teamId}}`);
     return raw ? JSON.parse(raw) : [];
   }
 

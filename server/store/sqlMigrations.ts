@@ -153,9 +153,18 @@ CREATE INDEX cc_messages_search_gin ON cc_messages USING gin (search);
 CREATE INDEX cc_messages_sent_at ON cc_messages (sent_at);
 `;
 
+/** A team's live conversations, whole, as its actor keeps them (desk/TeamDesk.ts). */
+const TEAM_LIVE = `
+CREATE TABLE cc_team_live (
+  team_id text PRIMARY KEY,
+  live text NOT NULL
+);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
+  { version: 3, name: "team live conversations", sql: TEAM_LIVE },
 ];
 
 /**
@@ -200,4 +209,5 @@ $fn$;
 export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
   { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
+  { version: 3, name: "team live conversations", sql: TEAM_LIVE },
 ];

@@ -11,7 +11,7 @@ import {
 } from "./sqlRows";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
-  QueuedRequest, RoomKind, RoomRecord, RoomStore,
+  LiveRecord, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
 
@@ -268,6 +268,8 @@ export class SqliteStore implements RoomStore {
   claim(name: string, ttlMs: number) { return this.run(() => side.claim(this.db, name, ttlMs)); }
   saveQueue(teamId: string, requests: QueuedRequest[]) { return this.run(() => side.saveQueue(this.db, teamId, requests)); }
   loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
+  saveLive(teamId: string, live: LiveRecord[]) { return this.run(() => side.saveLive(this.db, teamId, live)); }
+  loadLive(teamId: string) { return this.run(() => side.loadLive(this.db, teamId)); }
   appendOutbox(roomId: string, payloads: string[]) { return this.run(() => side.appendOutbox(this.db, roomId, payloads)); }
   readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
   removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }

@@ -82,7 +82,7 @@ export interface MessageRecord {
 /** A conversation request waiting in a team's queue (desk/TeamDesk.ts). */
 export interface QueuedRequest {
   id: string;
-  kind: "new" | "transfer" | "conference" | "handover";
+  kind: "new" | "requeue" | "transfer" | "conference" | "handover";
   roomId: string;
   roomKind: RoomKind;
   customerId: string;
@@ -93,6 +93,18 @@ export interface QueuedRequest {
   forBot: boolean;
   createdAt: number;
   escalated: boolean;
+  /** waited past QUEUE_MAX_WAIT_MS (optional: queues stored before it have none) */
+  followUp?: boolean;
+}
+
+/** One live customer conversation of a team, as the team's actor keeps it (saveLive). */
+export interface LiveRecord {
+  roomId: string;
+  conversationId: string;
+  customerId: string;
+  startedAt: number;
+  /** agents, supervisors and bots taking part, in order of arrival */
+  agents: string[];
 }
 
 /** A message before the store gives it a seq. */
@@ -223,6 +235,12 @@ export interface RoomStore {
   /** A team's pending conversation requests, written whole by the team room's actor. */
   saveQueue(teamId: string, requests: QueuedRequest[]): Promise<void>;
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
+  /**
+   * A team's live conversations, written whole by the team room's actor, so a new
+   * actor rebuilds them and its agents' conversation counts (docs/desk.md).
+   */
+  saveLive(teamId: string, live: LiveRecord[]): Promise<void>;
+  loadLive(teamId: string): Promise<LiveRecord[]>;
 
   close(): Promise<void>;
 
