@@ -85,17 +85,17 @@ export class CustomerDesk implements RoomHooks {
     if (!conversation || this.room.kind !== "contact_center") { return; }
     const connected = [...conversation.participants.values()]
       .find((p) => HOLDING_ROLES.has(p.role) && !p.leftAt && p.connected && this.inRoom(p.userId));
-    const held = [...conversation.participants.values()].some((p) => HOLDING_ROLES.has(p.role) && !p.leftAt);
     if (connected) {
       if (conversation.status === "on_hold") {
         conversation.status = connected.role === "bot" ? "bot" : "active";
-        if (!conversation.participants.get(conversation.holder)?.connected) { conversation.holder = connected.userId; }
+        if (!this.inRoom(conversation.holder)) { conversation.holder = connected.userId; }
         this.room.conversation.idle.reschedule();
       }
       this.present();
       return;
     }
-    if (!held || this.absentSince) { return; }
+    // nobody holds it (queued), or the window already runs
+    if (!conversation.holder || this.absentSince) { return; }
     // the last staff connection closed: the window runs from now, customers' activity does not reset it
     this.absentSince = Date.now();
     if (conversation.status === "active" || conversation.status === "bot") {
@@ -128,7 +128,9 @@ export class CustomerDesk implements RoomHooks {
       const now = Date.now();
       const gone: string[] = [];
       for (const p of conversation.participants.values()) {
-        if (HOLDING_ROLES.has(p.role) && !p.leftAt) { p.leftAt = now; p.connected = false; p.typing = false; gone.push(p.userId); }
+        if (!HOLDING_ROLES.has(p.role)) { continue; }
+        if (!p.leftAt) { p.leftAt = now; }
+        p.connected = false; p.typing = false; gone.push(p.userId);
       }
       Object.assign(conversation, { status: "queued", holder: "" });
       room.conversation.markDirty();
@@ -143,12 +145,22 @@ export class CustomerDesk implements RoomHooks {
 
   // --- calls from the team's actor (desk/TeamDesk.ts) ------------------------------
 
-  /** The customer's place in the queue changed. */
+  /**
+   * The customer's place in the queue changed. Under the room's serial queue, like
+   * every mutation: a change made while the conversation's start was still being
+   * written was lost in the first patch.
+   */
   queueUpdate(conversationId: string, position: number, estimatedWaitMs: number, followUp: boolean) {
-    const conversation = this.room.conversation.active;
-    if (!conversation || conversation.id !== conversationId || conversation.status !== "queued") { return false; }
-    Object.assign(conversation, { queuePosition: position, estimatedWaitMs, followUp: conversation.followUp || followUp });
-    return true;
+    return this.room.serial(async () => {
+      const conversation = this.room.conversation.active;
+      if (!conversation || conversation.id !== conversationId) { return false; }
+      // answered either way: a conversation already held needs no position
+      if (conversation.status !== "queued") { return true; }
+      Object.assign(conversation, { queuePosition: position, estimatedWaitMs });
+      // a new actor of the room learns here that its customer waits for a follow-up
+      if (followUp && !conversation.followUp) { void this.followUp(conversationId).catch(() => {}); }
+      return true;
+    });
   }
 
   /** Waited past QUEUE_MAX_WAIT_MS: the customer is told an agent will answer here later. */

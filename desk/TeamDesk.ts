@@ -271,6 +271,8 @@ export class TeamDesk {
     this.lapseOffers();
     this.followUps();
     this.escalate();
+    // pushes only what changed, or was not applied yet
+    this.queueChanged();
   }
 
   /**

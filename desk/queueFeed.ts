@@ -32,8 +32,11 @@ export class QueueFeed {
       const key = `${place.conversationId}:${place.position}:${place.estimatedWaitMs}:${followUp}`;
       if (this.pushed.get(place.roomId) === key) { continue; }
       this.pushed.set(place.roomId, key);
+      // not applied (the room's actor was not ready) or lost: pushed again on the next update (the desk's tick)
+      const retry = () => { if (this.pushed.get(place.roomId) === key) { this.pushed.delete(place.roomId); } };
       callRoom(place.roomId, kind, "queueUpdate", [place.conversationId, place.position, place.estimatedWaitMs, followUp])
-        .catch((e) => logger.debug({ err: e?.message, roomId: place.roomId }, "could not push the queue position"));
+        .then((applied) => { if (applied !== true) { retry(); logger.info({ roomId: place.roomId, applied }, "queue position not applied"); } })
+        .catch((e) => { retry(); logger.warn({ err: e?.message, roomId: place.roomId }, "could not push the queue position"); });
     }
     // a room that left the queue is pushed again when it comes back, whatever its place
     for (const roomId of this.pushed.keys()) { if (!seen.has(roomId)) { this.pushed.delete(roomId); } }
