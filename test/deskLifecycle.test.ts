@@ -172,6 +172,7 @@ for (const setup of [embedded(), cluster()]) {
       const requeue = requests(deskB).find((r) => r.roomId === `cc-${first.customerId}`);
       assert.equal(requeue?.kind, "requeue");
       const roomB = await serve(deskB, b, requeue.id, first.customerId);
+      await waitFor(roomB, () => (roomB.state.conversation?.messages.length ?? 0) >= 4, 5_000, "B's transcript");
       const seen = texts(roomB);
       for (const t of ["first customer", "agent A here", "hello? anyone?"]) { assert.ok(seen.includes(t), `B sees "${t}"`); }
       await waitFor(first.room, () => first.room.state.conversation.holder === b.sub && first.room.state.conversation.status === "active", 5_000, "B holds it");
@@ -243,6 +244,7 @@ for (const setup of [embedded(), cluster()]) {
       await customer.request("follow_up", { email: "ann@example.com" });
       // kept in the queue, flagged
       const deskS = await join(agentOf(team, "supervisor"), "team", { teamId: team });
+      await waitFor(deskS, () => requests(deskS).some((r) => r.roomId === customer.state.roomId), 5_000, "the request on the desk");
       const request = requests(deskS).find((r) => r.roomId === customer.state.roomId);
       assert.equal(request?.followUp, true);
       assert.deepEqual(ended, []);
