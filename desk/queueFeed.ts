@@ -35,7 +35,7 @@ export class QueueFeed {
       // not applied (the room's actor was not ready) or lost: pushed again on the next update (the desk's tick)
       const retry = () => { if (this.pushed.get(place.roomId) === key) { this.pushed.delete(place.roomId); } };
       callRoom(place.roomId, kind, "queueUpdate", [place.conversationId, place.position, place.estimatedWaitMs, followUp])
-        .then((applied) => { if (applied !== true) { retry(); logger.info({ roomId: place.roomId, applied }, "queue position not applied"); } })
+        .then((applied) => { if (applied !== true) { retry(); logger.debug({ roomId: place.roomId, applied }, "queue position not applied"); } })
         .catch((e) => { retry(); logger.warn({ err: e?.message, roomId: place.roomId }, "could not push the queue position"); });
     }
     // a room that left the queue is pushed again when it comes back, whatever its place
