@@ -65,10 +65,11 @@ export class Conversation {
   }
 
   /**
-   * Starts a conversation. In a desk's customer room only the customers attend it,
-   * and the staff member who starts one on purpose (`start`): an agent's tab still
-   * open on an ended conversation never receives the next one, which goes through
-   * the queue (docs/desk.md). In other rooms everyone present attends.
+   * Starts a conversation. In a desk's customer room the customers attend it, the
+   * staff member who starts one on purpose (`start`), and staff who came into the
+   * room before it had any conversation; a tab still open on an ended conversation
+   * never receives the next one, which goes through the queue (docs/desk.md). In
+   * other rooms everyone present attends.
    */
   async start(starter?: Identity): Promise<ConversationState> {
     const { room } = this;
@@ -80,7 +81,8 @@ export class Conversation {
     for (const client of room.clients) {
       if (client.userData?.dropped || client.userData?.monitor) { continue; }
       const identity = who(client);
-      if (!this.queues || identity.role === "customer" || identity.sub === starter?.sub) { this.attend(conversation, client); }
+      const attends = !this.queues || identity.role === "customer" || identity.sub === starter?.sub || !!client.userData?.fresh;
+      if (attends) { this.attend(conversation, client); }
     }
     const record = this.record(conversation);
     const events = room.services.webhooks.enabled ? [conversationStartedEvent(record)] : [];
@@ -116,6 +118,7 @@ export class Conversation {
     // it stays in the state, ended, so a client keeps the transcript until the next one starts
     Object.assign(conversation, { status: "ended", holder: "", endedAt, endReason: reason, queuePosition: 0, estimatedWaitMs: -1 });
     for (const participant of conversation.participants.values()) { participant.connected = false; }
+    for (const client of room.clients) { if (client.userData) { client.userData.fresh = false; } }
     room.broadcast("conversation_ended", { conversationId: conversation.id, reason });
     logger.info({ roomId: room.roomId, conversationId: conversation.id, reason }, "conversation ended");
     room.updateAutoDispose();

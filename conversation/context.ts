@@ -12,6 +12,11 @@ export interface ClientData {
   dropped: boolean;
   /** a supervisor monitoring silently: no participant, notes (whispers) only */
   monitor: boolean;
+  /**
+   * joined while the room held no conversation, ended or not: staff connections like
+   * this attend the next one that starts; a tab open on an earlier conversation does not
+   */
+  fresh: boolean;
 }
 
 export type ChatClient = Client<{ userData: ClientData; auth: Identity }>;

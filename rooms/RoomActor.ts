@@ -147,6 +147,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
       channel: resolved.channel,
       dropped: false,
       monitor: resolved.monitor,
+      fresh: !this.state.conversation,
     };
     client.userData = userData;
     this.tokens.joined(client);
