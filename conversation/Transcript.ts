@@ -41,8 +41,8 @@ export class Transcript {
       }
       conversation = await this.conversation.start();
     }
-    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); } else if (room.kind === "contact_center" && HOLDING_ROLES.has(identity.role)) {
-      // a tab left open on an earlier conversation does not write into this one
+    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); } else if (room.kind === "contact_center" && HOLDING_ROLES.has(identity.role) && entry.kind === "text") {
+      // a tab left open on an earlier conversation does not write to this one's customer (notes: the whisper stays open)
       const participant = conversation.participants.get(identity.sub);
       if (!participant || participant.leftAt) { throw new RequestError("forbidden", "not in this conversation: accept its request first"); }
     }
