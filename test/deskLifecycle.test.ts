@@ -297,6 +297,11 @@ for (const setup of [embedded(), cluster()]) {
       assert.equal(c1.room.state.conversation.queuePosition, 1);
       assert.equal(c2.room.state.conversation.queuePosition, 2);
       assert.equal(c1.room.state.conversation.estimatedWaitMs, -1, "no accepts yet: unknown");
+      // the gauges come from the process that runs the team's actor (loopback scrapes need no token)
+      const scrapes = await Promise.all(setup.urls().map(async (u) => (await fetch(`${u}/metrics`)).text()));
+      const gauge = (name: string) => scrapes.map((body) => body.match(new RegExp(`^${name}\\{team="${team}"\\} (\\S+)$`, "m"))?.[1]).find(Boolean);
+      assert.equal(gauge("cc_queue_depth"), "3");
+      assert.ok(Number(gauge("cc_queue_oldest_wait_seconds")) > 0);
       const deskA = await join(a, "team", { teamId: team });
       await deskA.request("status", { status: "away" });
       const r1 = requests(deskA).find((r) => r.customerId === c1.customerId);
