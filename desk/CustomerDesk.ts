@@ -3,6 +3,7 @@ import type { Delayed } from "@colyseus/timer";
 import type { RoomContext, RoomHooks } from "../conversation/context";
 import { who } from "../conversation/context";
 import type { Conversation } from "../conversation/Conversation";
+import type { ConversationState } from "../schema/ChatState";
 import { absenceDue, HOLDING_ROLES } from "../conversation/lifecycleRules";
 import type { Identity } from "../server/auth";
 import { callTeam, type TeamCall } from "../server/cluster/roomCalls";
@@ -83,8 +84,7 @@ export class CustomerDesk implements RoomHooks {
   onAttendanceChanged() {
     const conversation = this.room.conversation.active;
     if (!conversation || this.room.kind !== "contact_center") { return; }
-    const connected = [...conversation.participants.values()]
-      .find((p) => HOLDING_ROLES.has(p.role) && !p.leftAt && p.connected && this.inRoom(p.userId));
+    const connected = this.connectedStaff(conversation);
     if (connected) {
       if (conversation.status === "on_hold") {
         conversation.status = connected.role === "bot" ? "bot" : "active";
@@ -106,6 +106,12 @@ export class CustomerDesk implements RoomHooks {
     this.absenceTimer = this.room.clock.setTimeout(() => this.absenceOver(), wait);
   }
 
+  /** A staff participant in the conversation with a live connection (monitors do not count). */
+  private connectedStaff(conversation: ConversationState) {
+    return [...conversation.participants.values()]
+      .find((p) => HOLDING_ROLES.has(p.role) && !p.leftAt && p.connected && this.inRoom(p.userId));
+  }
+
   private inRoom(userId: string) {
     return this.room.clients.some((c) => who(c).sub === userId && !c.userData?.dropped && !c.userData?.monitor);
   }
@@ -124,6 +130,8 @@ export class CustomerDesk implements RoomHooks {
     room.serial(async () => {
       const conversation = room.conversation.active;
       if (!conversation || !absenceDue(this.absentSince, Date.now(), room.services.config.agentDisconnectMs)) { return; }
+      // someone took part meanwhile without a join (a supervisor's barge-in)
+      if (this.connectedStaff(conversation)) { this.present(); return; }
       this.absentSince = 0;
       const now = Date.now();
       const gone: string[] = [];
