@@ -26,6 +26,7 @@ const TIMERS = {
   SWEEP_INTERVAL_MS: "300",
   COLYSEUS_PRESENCE_SHORT_TIMEOUT: "1000",
   DESK_ACTIONS_PER_SECOND: "1000",
+  BOT_TEAMS: "deskbots",
 };
 
 interface Setup {
@@ -285,6 +286,30 @@ for (const setup of [embedded(), cluster()]) {
       await waitFor(room2, () => room2.state.conversation?.status === "active", 5_000, "started by the agent");
       assert.equal(room2.state.conversation.holder, a.sub);
       await room2.request("send", { id: uniqueId("m"), text: "following up on your order" });
+    });
+
+    it("after an end, the next message goes to the team's bot first where configured, not to the agent's open tab", async () => {
+      const team = "deskbots";
+      const bot = agentOf(team, "bot");
+      const botDesk = await join(bot, "team", { teamId: team });
+      const botOffers = offers(botDesk);
+      const { customerId, room: customer } = await customerAsks(team);
+      await until(() => botOffers.some((r) => r.customerId === customerId), 5_000, "the bot's offer");
+      const first = botOffers.find((r) => r.customerId === customerId);
+      assert.equal(first.forBot, true);
+      const botRoom = await serve(botDesk, bot, first.id, customerId);
+      await waitFor(customer, () => customer.state.conversation?.status === "bot" && customer.state.conversation.holder === bot.sub, 5_000, "held by the bot");
+      await botRoom.request("send", { id: uniqueId("m"), text: "I am the bot" });
+      const agent = agentOf(team);
+      const agentRoom = await join(agent, "contact_center", { customerId });
+      await waitFor(customer, () => customer.state.conversation?.holder === agent.sub && customer.state.conversation.status === "active", 5_000, "a human takes over");
+      await agentRoom.request("end", { reason: "resolved" });
+      await waitFor(customer, () => customer.state.conversation?.status === "ended", 5_000, "ended");
+      await customer.request("send", { id: uniqueId("m"), text: "me again" });
+      await until(() => botOffers.filter((r) => r.customerId === customerId).length === 2, 5_000, "offered to the bot again");
+      assert.equal(botOffers.filter((r) => r.customerId === customerId)[1].forBot, true);
+      await waitFor(customer, () => customer.state.conversation?.status === "queued", 5_000, "queued for the bot");
+      assert.deepEqual([...customer.state.conversation.participants.keys()], [customerId], "neither the agent's nor the bot's open tab takes part");
     });
 
     it("queue position and estimated wait are pushed to each waiting customer as the queue moves", async () => {
