@@ -2,9 +2,11 @@ import type { ConversationStatus } from "../schema/ChatState";
 
 /**
  * The pure timing rules of a conversation (docs/desk.md, "Timers"): when it ends on
- * its own, and why. Time in the queue is not idleness: a queued (or on-hold)
- * conversation waits for the desk, not for its customer or its agent, and only the
- * maximum lifetime ends it.
+ * its own, and why. Time in the queue is not idleness: a queued conversation waits
+ * for the desk, not for its customer or its agent, and only the maximum lifetime
+ * ends it. On hold (its agent gone for less than AGENT_DISCONNECT_MS) the turn rule
+ * still runs: a conversation whose customer and agent both went quiet (their node
+ * died, say) ends as idle at its deadline, as before.
  */
 export interface TimerSettings {
   customerIdleMs: number;
@@ -26,7 +28,7 @@ export type EndReason = "idle" | "max_lifetime";
 /** The conversation's own end: the earliest deadline that applies, and its reason. */
 export function nextDeadline(activity: Activity, settings: TimerSettings): { at: number; reason: EndReason } {
   const lifetime = { at: activity.startedAt + settings.conversationMaxMs, reason: "max_lifetime" as const };
-  if (activity.status === "queued" || activity.status === "on_hold" || activity.status === "ended") { return lifetime; }
+  if (activity.status === "queued" || activity.status === "ended") { return lifetime; }
   // whose turn it is: after a staff message the customer has CUSTOMER_IDLE_MS to
   // answer, after the customer's the agent has AGENT_IDLE_MS
   const idle = activity.lastStaffAt >= activity.lastCustomerAt

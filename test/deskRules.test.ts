@@ -10,10 +10,9 @@ const settings = { customerIdleMs: 100, agentIdleMs: 50, conversationMaxMs: 10_0
 
 describe("desk rules (pure)", () => {
   describe("conversation timers", () => {
-    it("a queued or on-hold conversation is never idle: only its maximum lifetime ends it", () => {
-      for (const status of ["queued", "on_hold"] as const) {
-        assert.deepEqual(nextDeadline({ status, startedAt: 1_000, lastCustomerAt: 1_000, lastStaffAt: 0 }, settings), { at: 11_000, reason: "max_lifetime" });
-      }
+    it("a queued conversation is never idle: only its maximum lifetime ends it; on hold the turn rule still runs", () => {
+      assert.deepEqual(nextDeadline({ status: "queued", startedAt: 1_000, lastCustomerAt: 1_000, lastStaffAt: 0 }, settings), { at: 11_000, reason: "max_lifetime" });
+      assert.deepEqual(nextDeadline({ status: "on_hold", startedAt: 1_000, lastCustomerAt: 1_000, lastStaffAt: 0 }, settings), { at: 1_050, reason: "idle" });
     });
 
     it("whose turn it is: after a staff message the customer has CUSTOMER_IDLE_MS, after the customer's the agent has AGENT_IDLE_MS", () => {
