@@ -59,7 +59,7 @@ export class TeamDesk {
       this.state.requests.set(request.id, requestState(request));
     }
     for (const record of await store.loadLive(this.teamId)) { this.setLive(record); }
-    this.feed = new QueueFeed(this.teamId);
+    this.feed = new QueueFeed(this.teamId, () => this.room.isLive());
     this.feed.snapshot = () => this.state.requests.values();
     const tick = Math.max(50, Math.min(1_000, config.requestEscalateMs, config.offerTimeoutMs / 4));
     this.room.clock.setInterval(() => this.tick(), tick);
@@ -268,6 +268,8 @@ export class TeamDesk {
 
   /** The desk's clock: lapsed offers, follow-ups, escalations. */
   private tick() {
+    // a duplicate actor (started by a concurrent call, then discarded) does nothing
+    if (!this.room.isLive()) { return; }
     this.lapseOffers();
     this.followUps();
     this.escalate();

@@ -15,14 +15,19 @@ export class QueueFeed {
   /** room id -> the last place pushed, so only changes travel */
   private pushed = new Map<string, string>();
 
-  constructor(private readonly teamId: string) {
-    feeds.set(teamId, this);
+  /**
+   * `isLive`: whether the actor is the team's one registered actor; a duplicate started
+   * by a concurrent call (and discarded) pushes nothing and shows in no gauge.
+   */
+  constructor(readonly teamId: string, readonly isLive: () => boolean) {
+    feeds.add(this);
   }
 
   /** The team's requests now, for the gauges. */
   snapshot: () => Iterable<QueuedLike> = () => [];
 
   update(requests: Iterable<QueuedLike & { roomKind: string; followUp?: boolean }>, recentAcceptMs: readonly number[], agentsServing: number) {
+    if (!this.isLive()) { return; }
     const list = [...requests];
     const kinds = new Map(list.map((r) => [r.roomId, { kind: r.roomKind as RoomKind, followUp: !!r.followUp }]));
     const seen = new Set<string>();
@@ -42,12 +47,11 @@ export class QueueFeed {
     for (const roomId of this.pushed.keys()) { if (!seen.has(roomId)) { this.pushed.delete(roomId); } }
   }
 
-  dispose() {
-    if (feeds.get(this.teamId) === this) { feeds.delete(this.teamId); }
-  }
+  dispose() { feeds.delete(this); }
 }
 
-const feeds = new Map<string, QueueFeed>();
+const feeds = new Set<QueueFeed>();
+const liveFeeds = () => [...feeds].filter((f) => f.isLive());
 
 function waitingOf(feed: QueueFeed) {
   return [...feed.snapshot()].filter(isCustomerWaiting);
@@ -58,7 +62,7 @@ new client.Gauge({
   name: "cc_queue_depth", help: "Customers waiting in a team's queue (team actors of this process)", labelNames: ["team"], registers: [registry],
   collect() {
     this.reset();
-    for (const [team, feed] of feeds) { this.set({ team }, waitingOf(feed).length); }
+    for (const feed of liveFeeds()) { this.set({ team: feed.teamId }, waitingOf(feed).length); }
   },
 });
 new client.Gauge({
@@ -66,7 +70,8 @@ new client.Gauge({
   collect() {
     this.reset();
     const now = Date.now();
-    for (const [team, feed] of feeds) {
+    for (const feed of liveFeeds()) {
+      const team = feed.teamId;
       const oldest = Math.min(...waitingOf(feed).map((r) => r.createdAt));
       this.set({ team }, Number.isFinite(oldest) ? (now - oldest) / 1_000 : 0);
     }
