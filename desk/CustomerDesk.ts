@@ -129,7 +129,13 @@ export class CustomerDesk implements RoomHooks {
     if (!room.isLive()) { this.absenceTimer = room.clock.setTimeout(() => this.absenceOver(), 250); return; }
     room.serial(async () => {
       const conversation = room.conversation.active;
-      if (!conversation || !absenceDue(this.absentSince, Date.now(), room.services.config.agentDisconnectMs)) { return; }
+      if (!conversation || !this.absentSince) { return; }
+      if (!absenceDue(this.absentSince, Date.now(), room.services.config.agentDisconnectMs)) {
+        // the room's clock fires a little early at times: wait for the rest of the window
+        const rest = this.absentSince + room.services.config.agentDisconnectMs - Date.now();
+        this.absenceTimer = room.clock.setTimeout(() => this.absenceOver(), Math.max(10, rest));
+        return;
+      }
       // someone took part meanwhile without a join (a supervisor's barge-in)
       if (this.connectedStaff(conversation)) { this.present(); return; }
       this.absentSince = 0;

@@ -144,6 +144,43 @@ for (const setup of [embedded(), cluster()]) {
       return got;
     };
 
+    // The findings as they were made, with only the fields and requests the desk had then
+    // (each failed on the code before this change: see the branch's first commit).
+    it("finding (a): an agent accepts and leaves for good; its customer is back in the team's queue", async () => {
+      const team = uniqueId("t");
+      const a = agentOf(team);
+      const deskA = await join(a, "team", { teamId: team });
+      const { customerId, room: customer } = await customerAsks(team);
+      await waitFor(deskA, () => requests(deskA).length === 1, 5_000, "request queued");
+      const roomA = await serve(deskA, a, requests(deskA)[0].id, customerId);
+      await waitFor(deskA, () => requests(deskA).length === 0, 5_000, "accepted");
+      await roomA.leave();
+      await customer.request("send", { id: uniqueId("m"), text: "hello?" });
+      await waitFor(deskA, () => requests(deskA).some((r) => r.roomId === `cc-${customerId}`), 8_000, "the customer queued again");
+    });
+
+    it("finding (b): a customer waiting with no agent free is not ended as idle", async () => {
+      const { room: customer } = await customerAsks(uniqueId("t"));
+      const ended: unknown[] = [];
+      customer.onMessage("conversation_ended", (m) => ended.push(m));
+      await sleep(4_500); // CONVERSATION_IDLE_MS + 1.5 s
+      assert.deepEqual(ended, []);
+    });
+
+    it("finding (c): after an end, the customer's next message does not go straight to the old agent's open tab", async () => {
+      const team = uniqueId("t");
+      const a = agentOf(team);
+      const deskA = await join(a, "team", { teamId: team });
+      const { customerId, room: customer } = await customerAsks(team);
+      await waitFor(deskA, () => requests(deskA).length === 1, 5_000, "request queued");
+      const roomA = await serve(deskA, a, requests(deskA)[0].id, customerId);
+      await roomA.request("end", {});
+      await customer.request("send", { id: uniqueId("m"), text: "new question" });
+      await waitFor(deskA, () => requests(deskA).some((r) => r.roomId === `cc-${customerId}`), 5_000, "queued, not given to the old tab");
+      assert.equal(customer.state.conversation.participants.has(a.sub), false);
+      assert.ok((await rejection(roomA.request("send", { id: uniqueId("m"), text: "still here" }))).code);
+    });
+
     it("an agent who leaves for good: after AGENT_DISCONNECT_MS the conversation is requeued at the front; another agent gets the whole transcript", async () => {
       const team = uniqueId("t");
       const [a, b] = [agentOf(team), agentOf(team)];
