@@ -71,6 +71,15 @@ export class CustomerDesk implements RoomHooks {
     }
   }
 
+  /**
+   * The room's actor starts (after the conversation's resume): a queued conversation
+   * asks the team for its place again, one whose agent is not here starts its window.
+   */
+  actorStarted() {
+    if (this.room.conversation.active?.status === "queued") { this.tell("placeWanted", this.room.roomId); }
+    this.onAttendanceChanged();
+  }
+
   onConversationEnded(room: RoomContext, conversation: ConversationRecord) {
     this.present();
     this.tell("conversationEnded", room.roomId, conversation.id);

@@ -127,6 +127,13 @@ export class TeamDesk {
     return this.enqueue(request);
   }
 
+  /** A customer room's new actor resumed a queued conversation: it needs its place again. */
+  placeWanted(roomId: string) {
+    this.feed?.forget(roomId);
+    this.queueChanged();
+    return true;
+  }
+
   conversationStarted(info: LiveInfo) {
     this.dropLive(info.roomId);
     this.setLive(info);

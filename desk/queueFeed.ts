@@ -47,6 +47,9 @@ export class QueueFeed {
     for (const roomId of this.pushed.keys()) { if (!seen.has(roomId)) { this.pushed.delete(roomId); } }
   }
 
+  /** The room's actor is new: its place is pushed again on the next update. */
+  forget(roomId: string) { this.pushed.delete(roomId); }
+
   dispose() { feeds.delete(this); }
 }
 

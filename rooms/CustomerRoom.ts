@@ -19,8 +19,7 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
 
   protected async started() {
     this.extensions.push(this.desk);
-    // a conversation resumed from the store whose agent is not here (yet) is on hold: its window starts now
-    this.desk.onAttendanceChanged();
+    this.desk.actorStarted();
   }
 
   /** An agent's customer rooms are counted cluster-wide for MAX_ROOMS_PER_AGENT. */

@@ -44,6 +44,7 @@ export abstract class TeamRoom extends RoomActor<TeamState> implements TeamConte
 
   enqueue(request: QueuedRequest) { return this.desk.enqueue(request); }
   requeue(request: QueuedRequest, gone: string[]) { return this.desk.requeue(request, gone); }
+  placeWanted(roomId: string) { return this.desk.placeWanted(roomId); }
   conversationStarted(info: LiveInfo) { return this.desk.conversationStarted(info); }
   conversationEnded(roomId: string, conversationId: string) { return this.desk.conversationEnded(roomId, conversationId); }
   staffJoined(roomId: string, conversationId: string, userId: string, role: string) {
