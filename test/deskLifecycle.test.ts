@@ -384,18 +384,25 @@ for (const setup of [embedded(), cluster()]) {
       const roomA = await serve(deskA, a, requests(deskA)[0].id, customerId);
       await roomA.request("send", { id: uniqueId("m"), text: "on it" });
       await waitFor(deskA, () => deskA.state.agents.get(a.sub)?.activeConversations === 1, 5_000, "counted");
+      // a second customer waits in the queue
+      const waiting = await customerAsks(team, "waiting");
+      await waitFor(waiting.room, () => waiting.room.state.conversation?.queuePosition === 1, 5_000, "first in the queue");
       await sleep(300);
       await setup.killTeamActor(team);
       open.splice(0);
-      const deskAgain = await joinRetrying(a, team);
+      const deskAgain = await joinRetrying(a, "team", { teamId: team });
       await waitFor(deskAgain, () => !!deskAgain.state.live?.get(`cc-${customerId}`)?.agents.includes(a.sub), 5_000, "live conversation back");
       await waitFor(deskAgain, () => deskAgain.state.agents?.get(a.sub)?.activeConversations === 1, 5_000, "count back");
+      await waitFor(deskAgain, () => requests(deskAgain).some((r) => r.customerId === waiting.customerId), 5_000, "the queue back");
+      // the waiting customer comes back (its room's actor may have died too) and still has its place
+      const back = await joinRetrying({ sub: waiting.customerId, role: "customer" }, "contact_center", { channel: { type: "web" }, teamId: team });
+      await waitFor(back, () => back.state.conversation?.status === "queued" && back.state.conversation.queuePosition === 1, 8_000, "its place again");
     });
 
-    async function joinRetrying(who: Who, teamId: string) {
+    async function joinRetrying(who: Who, name: string, options: Record<string, unknown>) {
       const deadline = Date.now() + 20_000;
       for (;;) {
-        try { return await join(who, "team", { teamId }); } catch (e) {
+        try { return await join(who, name, options); } catch (e) {
           if (Date.now() > deadline) { throw e; }
           await sleep(250);
         }
