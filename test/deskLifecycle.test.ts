@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Room } from "@colyseus/sdk";
+import { CloseCode, type Room } from "@colyseus/sdk";
 import Redis from "ioredis";
 import { rejection } from "./helpers/fixtures";
 import { freshDatabase, type FreshDatabase } from "./helpers/pg";
@@ -243,6 +243,39 @@ for (const setup of [embedded(), cluster()]) {
       assert.equal(customer.state.conversation.holder, a.sub);
       assert.equal(requests(deskAgain).length, 0, "not requeued");
       await roomAgain.request("send", { id: uniqueId("m"), text: "sorry, back" });
+    });
+
+    it("a network drop counts as the connection closing: back within the window it keeps the conversation, gone it is requeued though its seat is still kept", async () => {
+      const team = uniqueId("t");
+      const a = agentOf(team);
+      const deskA = await join(a, "team", { teamId: team });
+      await deskA.request("status", { status: "away" });
+      const { customerId, room: customer } = await customerAsks(team);
+      await waitFor(deskA, () => requests(deskA).length === 1, 5_000, "request queued");
+      const roomA = await serve(deskA, a, requests(deskA)[0].id, customerId);
+      await waitFor(customer, () => customer.state.conversation?.status === "active", 5_000, "active");
+
+      // a short drop: the SDK reconnects, the conversation stays with the agent
+      roomA.reconnection.enabled = true;
+      roomA.reconnection.minUptime = 0;
+      const reconnected = new Promise<void>((resolve) => roomA.onReconnect(() => resolve()));
+      roomA.connection.close(CloseCode.MAY_TRY_RECONNECT, "network drop");
+      await waitFor(customer, () => customer.state.conversation.status === "on_hold", 5_000, "on hold while it is away");
+      await reconnected;
+      await waitFor(customer, () => customer.state.conversation.status === "active", 5_000, "active again");
+      await sleep(2_000);
+      assert.equal(customer.state.conversation.status, "active", "not requeued");
+      assert.equal(customer.state.conversation.holder, a.sub);
+
+      // a drop with no return: requeued AGENT_DISCONNECT_MS after the drop, though the
+      // server still keeps the seat for RECONNECT_GRACE_SECONDS (30 s)
+      roomA.reconnection.enabled = false;
+      await customer.request("send", { id: uniqueId("m"), text: "are you still there?" }); // not idle meanwhile
+      const dropped = Date.now();
+      roomA.connection.close(CloseCode.MAY_TRY_RECONNECT, "network drop");
+      await waitFor(customer, () => customer.state.conversation.status === "queued", 10_000, "requeued");
+      assert.ok(Date.now() - dropped < 10_000);
+      await waitFor(deskA, () => requests(deskA).some((r) => r.kind === "requeue" && r.customerId === customerId), 5_000, "a requeue request");
     });
 
     it("an offer not accepted within OFFER_TIMEOUT_MS goes to the next agent; the first becomes not_ready (missed_offer)", async () => {
