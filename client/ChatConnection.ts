@@ -100,6 +100,9 @@ export class ChatConnection<R extends RoomName = RoomName> extends Emitter<Conne
   barge() { return this.request("barge", {}); }
   accept(requestId: string) { return this.request("accept", { requestId }); }
   status(payload: Payload<"status">) { return this.request("status", payload); }
+  /** An agent starts a conversation on purpose (an outbound follow-up); a `send` with none is refused. */
+  start() { return this.request("start", {}); }
+  followUp(email: string) { return this.request("follow_up", { email }); }
 
   /** Replaces the connection's token (`refresh`); later rejoins use it too. */
   async refresh(token: string): Promise<Answer<"refresh">> {

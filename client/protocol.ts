@@ -42,7 +42,10 @@ export interface ConversationSummary {
   [more: string]: unknown;
 }
 
-export type AgentStatus = "available" | "busy" | "away";
+export type AgentStatus = "available" | "busy" | "away" | "not_ready";
+
+/** A conversation's lifecycle (docs/desk.md, "A conversation"). */
+export type ConversationStatus = "queued" | "bot" | "active" | "on_hold" | "wrap_up" | "ended";
 
 export interface Requests {
   send: { payload: { id: string; text: string; kind?: "text" | "note"; attachments?: string[]; rich?: RichContent }; answer: { seq: number } };
@@ -63,7 +66,11 @@ export interface Requests {
     payload: { requestId: string };
     answer: { requestId: string; kind: string; roomId: string; roomKind: string; customerId: string; conversationId: string };
   };
-  status: { payload: { status: AgentStatus; maxConversations?: number }; answer: { maxConversations: number } };
+  status: { payload: { status: AgentStatus; reason?: string; maxConversations?: number }; answer: { maxConversations: number } };
+  /** an agent starts a conversation on purpose (outbound follow-up) */
+  start: { payload: Record<string, never>; answer: { conversationId: string } };
+  /** a waiting customer leaves an email for the follow-up */
+  follow_up: { payload: { email: string }; answer: { seq: number } };
 }
 
 export type RequestType = keyof Requests;
@@ -73,7 +80,7 @@ export type Answer<T extends RequestType> = Requests[T]["answer"];
 /** A queue entry of a team room (`offer`, `escalated`). */
 export interface TeamRequest {
   id: string;
-  kind: "new" | "transfer" | "conference" | "handover";
+  kind: "new" | "requeue" | "transfer" | "conference" | "handover";
   roomId: string;
   roomKind: string;
   customerId: string;
@@ -84,6 +91,8 @@ export interface TeamRequest {
   forBot: boolean;
   createdAt: number;
   escalated: boolean;
+  offeredAt?: number;
+  followUp?: boolean;
   [more: string]: unknown;
 }
 

@@ -9,6 +9,7 @@ import type { ConversationRecord } from "../server/store/types";
 import { conversationEndedEvent, conversationStartedEvent } from "../server/webhooks/events";
 import { data, who, type ChatClient, type RoomContext } from "./context";
 import { IdleTimer } from "./idleTimer";
+import { HOLDING_ROLES, resumedStatus } from "./lifecycleRules";
 import { conversationRecord, conversationStateFrom, messageState, sameChannel, showNotes } from "./mapping";
 import { Transcript } from "./Transcript";
 
@@ -24,11 +25,18 @@ export class Conversation {
   private participantsDirty = false;
 
   constructor(private readonly room: RoomContext) {
-    this.idle = new IdleTimer(room, (endedAt) => this.end("idle", "system", endedAt));
+    this.idle = new IdleTimer(room, (endedAt, reason) => this.end(reason, "system", endedAt));
     this.transcript = new Transcript(room, this);
   }
 
-  get active(): ConversationState | undefined { return this.room.state.conversation; }
+  /** The active conversation; an ended one stays in the state (status "ended") but is not active. */
+  get active(): ConversationState | undefined {
+    const conversation = this.room.state.conversation;
+    return conversation && conversation.status !== "ended" ? conversation : undefined;
+  }
+
+  /** Customer rooms of the desk: a conversation is queued until an agent or bot holds it. */
+  private get queues() { return this.room.kind === "contact_center"; }
 
   private get store() { return this.room.services.store; }
 
@@ -40,6 +48,7 @@ export class Conversation {
     const stored = await this.store.getConversation(room.roomId, conversationId);
     if (!stored) { return; }
     const conversation = conversationStateFrom(stored);
+    if (this.queues) { Object.assign(conversation, resumedStatus(conversation.participants.values())); }
     const recent = await this.store.readMessages(room.roomId, conversationId, {
       limit: room.services.config.stateMessageWindow, includeNotes: true,
     });
@@ -49,19 +58,31 @@ export class Conversation {
     room.state.conversation = conversation;
     room.fire("onConversationResumed", this.record(conversation));
     this.idle.lastActivityAt = Math.max(room.record.lastActivityAt, stored.startedAt);
+    room.fire("onAttendanceChanged");
     // When the deadline already passed (no actor was alive to end it), the timer
     // fires at once, but only after this actor won its registration.
     this.idle.arm();
   }
 
-  async start(): Promise<ConversationState> {
+  /**
+   * Starts a conversation. In a desk's customer room the customers attend it, the
+   * staff member who starts one on purpose (`start`), and staff who came into the
+   * room before it had any conversation; a tab still open on an ended conversation
+   * never receives the next one, which goes through the queue (docs/desk.md). In
+   * other rooms everyone present attends.
+   */
+  async start(starter?: Identity): Promise<ConversationState> {
     const { room } = this;
     const now = Date.now();
     const conversation = new ConversationState();
     conversation.id = `conv-${randomUUID()}`;
     conversation.startedAt = now;
+    conversation.status = this.queues ? "queued" : "active";
     for (const client of room.clients) {
-      if (!client.userData?.dropped && !client.userData?.monitor) { this.attend(conversation, client); }
+      if (client.userData?.dropped || client.userData?.monitor) { continue; }
+      const identity = who(client);
+      const attends = !this.queues || identity.role === "customer" || identity.sub === starter?.sub || !!client.userData?.fresh;
+      if (attends) { this.attend(conversation, client); }
     }
     const record = this.record(conversation);
     const events = room.services.webhooks.enabled ? [conversationStartedEvent(record)] : [];
@@ -71,7 +92,7 @@ export class Conversation {
     room.updateAutoDispose();
     for (const client of room.clients) { if (client.view) { showNotes(client.view, conversation); } }
     this.idle.lastActivityAt = now;
-    this.idle.arm();
+    this.idle.reschedule();
     logger.info({ roomId: room.roomId, conversationId: conversation.id }, "conversation started");
     room.fire("onConversationStarted", record);
     return conversation;
@@ -94,7 +115,10 @@ export class Conversation {
     this.participantsDirty = false;
     room.record.activeConversationId = null;
     room.record.pastConversations++;
-    room.state.conversation = undefined;
+    // it stays in the state, ended, so a client keeps the transcript until the next one starts
+    Object.assign(conversation, { status: "ended", holder: "", endedAt, endReason: reason, queuePosition: 0, estimatedWaitMs: -1 });
+    for (const participant of conversation.participants.values()) { participant.connected = false; }
+    for (const client of room.clients) { if (client.userData) { client.userData.fresh = false; } }
     room.broadcast("conversation_ended", { conversationId: conversation.id, reason });
     logger.info({ roomId: room.roomId, conversationId: conversation.id, reason }, "conversation ended");
     room.updateAutoDispose();
@@ -106,17 +130,18 @@ export class Conversation {
     const identity = who(client);
     if (seesNotes(identity)) {
       client.view = new StateView();
-      if (this.active) { showNotes(client.view, this.active); }
+      if (this.room.state.conversation) { showNotes(client.view, this.room.state.conversation); }
     }
     await this.room.serial(async () => {
       const conversation = this.active;
       if (!conversation || data(client).monitor) { return; }
       this.attend(conversation, client);
-      this.idle.touch();
+      this.idle.touch(identity.role);
       await this.save();
       if (identity.role !== "customer") {
         this.room.fire("onStaffJoined", { conversationId: conversation.id, userId: identity.sub, role: identity.role });
       }
+      this.room.fire("onAttendanceChanged");
     });
   }
 
@@ -146,6 +171,7 @@ export class Conversation {
       }
     }
     await this.save();
+    this.room.fire("onAttendanceChanged");
   }
 
   /** Adds a client's user to the conversation and opens its channel session. */
@@ -155,6 +181,7 @@ export class Conversation {
     const participant = this.addParticipant(conversation, identity);
     participant.leftAt = 0;
     participant.connected = true;
+    if (this.queues && HOLDING_ROLES.has(identity.role)) { this.hold(conversation, identity); }
 
     const channel = client.userData?.channel;
     if (channel) {
@@ -172,6 +199,23 @@ export class Conversation {
       }
     }
     this.participantsDirty = true;
+  }
+
+  /**
+   * A staff member attends: the first one (or a human after a bot) holds the
+   * conversation, which leaves the queue.
+   */
+  private hold(conversation: ConversationState, identity: Identity) {
+    const holder = conversation.participants.get(conversation.holder);
+    const humanAfterBot = holder?.role === "bot" && identity.role !== "bot";
+    if (!conversation.holder || humanAfterBot || conversation.status === "queued" || !holder || holder.leftAt) {
+      conversation.holder = identity.sub;
+    }
+    const wasWaiting = conversation.status === "queued" || conversation.status === "on_hold";
+    conversation.status = conversation.participants.get(conversation.holder)?.role === "bot" ? "bot" : "active";
+    conversation.queuePosition = 0;
+    conversation.estimatedWaitMs = -1;
+    if (wasWaiting) { this.idle.lastStaffAt = Date.now(); this.idle.reschedule(); }
   }
 
   /** The user's participant, created on first sight (an app posting through the HTTP API). */
@@ -192,6 +236,7 @@ export class Conversation {
     const others = this.room.clients.some((c) => who(c).sub === userId && !c.userData?.dropped);
     participant.connected = connected || others;
     if (!participant.connected) { participant.typing = false; }
+    this.room.fire("onAttendanceChanged");
   }
 
   /** Read horizons changed: flushed with the participants. */

@@ -8,6 +8,7 @@ import { messageStoredEvent } from "../server/webhooks/events";
 import { channelDeliveries } from "./channels";
 import type { RoomContext } from "./context";
 import type { Conversation } from "./Conversation";
+import { HOLDING_ROLES } from "./lifecycleRules";
 import { messageState } from "./mapping";
 
 export interface Entry {
@@ -37,12 +38,20 @@ export class Transcript {
     const { room } = this;
     // checked before anything is written: an unknown or foreign upload refuses the message
     const attachments = entry.attachments?.length ? await room.services.attachments.forMessage(room.roomId, identity.sub, entry.attachments) : undefined;
-    let conversation = room.state.conversation;
+    let conversation = this.conversation.active;
     if (!conversation) {
       if (entry.kind === "event") { throw new RequestError("no_active_conversation", "no active conversation"); }
+      if (room.kind === "contact_center" && HOLDING_ROLES.has(identity.role)) {
+        // the customer starts a conversation (it goes through the queue); staff start one only on purpose
+        throw new RequestError("no_active_conversation", "no active conversation: the customer starts one, or staff `start` one on purpose");
+      }
       conversation = await this.conversation.start();
     }
-    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); }
+    if (options.asParticipant) { this.conversation.addParticipant(conversation, identity); } else if (room.kind === "contact_center" && HOLDING_ROLES.has(identity.role) && entry.kind === "text") {
+      // a tab left open on an earlier conversation does not write to this one's customer (notes: the whisper stays open)
+      const participant = conversation.participants.get(identity.sub);
+      if (!participant || participant.leftAt) { throw new RequestError("forbidden", "not in this conversation: accept its request first"); }
+    }
     const message = {
       id: entry.id, conversationId: conversation.id, senderId: identity.sub, senderRole: identity.role,
       senderName: identity.name, kind: entry.kind, text: entry.text, at: Date.now(),
@@ -56,7 +65,7 @@ export class Transcript {
     if (!duplicate) {
       this.addToWindow(conversation, stored);
       room.state.lastSeq = stored.seq;
-      this.conversation.idle.touch();
+      this.conversation.idle.touch(identity.role);
       room.broadcastPatch();
       room.fire("afterMessageStored", stored);
     }

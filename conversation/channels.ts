@@ -49,9 +49,9 @@ export class ChannelSessions {
 
   async inbound(input: ChannelInbound) {
     return this.room.serial(async () => {
-      const known = this.room.state.conversation?.participants.get(input.customerId)?.name;
+      const known = this.conversation.active?.participants.get(input.customerId)?.name;
       const identity: Identity = { sub: input.customerId, role: "customer", name: input.name ?? known ?? input.address, teams: [] };
-      if (!this.room.state.conversation) {
+      if (!this.conversation.active) {
         // a provider's redelivery of a message of an ended conversation must not start
         // an empty one: the idempotency check comes before any conversation check (the
         // store refuses a new message outside an active conversation, and answers a
@@ -63,7 +63,7 @@ export class ChannelSessions {
         }
         await this.conversation.start();
       }
-      const conversation = this.room.state.conversation!;
+      const conversation = this.conversation.active!;
       const session = this.open(conversation, input, identity);
       await this.conversation.save();
       const before = this.room.state.lastSeq;
@@ -105,7 +105,7 @@ export class ChannelSessions {
   /** A delivery status from the connector, or a delivery the outbox gave up on. */
   async status(report: ChannelReport): Promise<{ applied: boolean }> {
     return this.room.serial(async () => {
-      const session = this.room.state.conversation?.channelSessions.get(report.sessionId);
+      const session = this.conversation.active?.channelSessions.get(report.sessionId);
       // a report about a conversation that has ended changes nothing: its record is final
       if (!session || session.via !== "connector" || (report.type !== undefined && report.type !== session.type)) { return { applied: false }; }
       if (!applyStatus(session, report.seq, report.status, report.reason)) { return { applied: true }; }
@@ -120,7 +120,7 @@ export class ChannelSessions {
 
   /** Whether any connector session is active (the timer check is skipped for rooms without). */
   hasConnectorSessions(): boolean {
-    const conversation = this.room.state.conversation;
+    const conversation = this.conversation.active;
     if (!conversation) { return false; }
     for (const session of conversation.channelSessions.values()) { if (isConnectorSession(session)) { return true; } }
     return false;
@@ -128,7 +128,7 @@ export class ChannelSessions {
 
   /** Ends connector sessions whose channel's inactivity timer ran out. */
   async expire(now = Date.now()) {
-    const conversation = this.room.state.conversation;
+    const conversation = this.conversation.active;
     if (!conversation) { return; }
     let ended = false;
     for (const session of conversation.channelSessions.values()) {

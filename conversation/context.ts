@@ -12,6 +12,11 @@ export interface ClientData {
   dropped: boolean;
   /** a supervisor monitoring silently: no participant, notes (whispers) only */
   monitor: boolean;
+  /**
+   * joined while the room held no conversation, ended or not: staff connections like
+   * this attend the next one that starts; a tab open on an earlier conversation does not
+   */
+  fresh: boolean;
 }
 
 export type ChatClient = Client<{ userData: ClientData; auth: Identity }>;
@@ -41,6 +46,8 @@ export interface RoomHooks {
   onConversationResumed?(room: RoomContext, conversation: ConversationRecord): void;
   afterMessageStored?(room: RoomContext, message: MessageRecord): void;
   onConversationEnded?(room: RoomContext, conversation: ConversationRecord): void;
+  /** a participant of the active conversation connected, dropped, left or came back; or an actor resumed it */
+  onAttendanceChanged?(room: RoomContext): void;
   /** an agent, supervisor or bot became a participant of the active conversation */
   onStaffJoined?(room: RoomContext, staff: { conversationId: string; userId: string; role: string }): void;
 }

@@ -35,21 +35,21 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
 
   read: {
     run: ({ room, identity, payload }) => {
-      const participant = room.state.conversation?.participants.get(identity.sub);
+      const participant = room.conversation.active?.participants.get(identity.sub);
       if (!participant) { throw new RequestError("no_active_conversation", "no active conversation to read in"); }
       const seq = Math.min(payload.seq, room.state.lastSeq);
       if (seq > participant.readSeq) { participant.readSeq = seq; room.conversation.markDirty(); }
-      room.conversation.idle.touch();
+      room.conversation.idle.touch(identity.role);
       return {};
     },
   },
 
   typing: {
     run: ({ room, identity, payload }) => {
-      const participant = room.state.conversation?.participants.get(identity.sub);
+      const participant = room.conversation.active?.participants.get(identity.sub);
       if (!participant) { throw new RequestError("no_active_conversation", "no active conversation to type in"); }
       participant.typing = payload.typing;
-      room.conversation.idle.touch();
+      room.conversation.idle.touch(identity.role);
       return {};
     },
   },
@@ -57,7 +57,7 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
   history: {
     action: "read_history",
     run: ({ room, identity, payload }) => historyPage(room.services.store, room.services.config, room.roomId, payload, {
-      activeConversationId: room.state.conversation?.id ?? null, includeNotes: seesNotes(identity),
+      activeConversationId: room.conversation.active?.id ?? null, includeNotes: seesNotes(identity),
     }),
   },
 
@@ -72,7 +72,7 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
       if (data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor barges in before it ends the conversation"); }
     },
     run: ({ room, identity, payload }) => room.serial(async () => {
-      if (!room.state.conversation) { throw new RequestError("no_active_conversation", "no active conversation to end"); }
+      if (!room.conversation.active) { throw new RequestError("no_active_conversation", "no active conversation to end"); }
       await room.conversation.end(payload?.reason || "ended_by_agent", identity.sub);
       return {};
     }),

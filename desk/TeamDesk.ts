@@ -7,6 +7,10 @@ import { logger } from "../server/logger";
 import { acceptRefusal } from "../server/policy/permissions";
 import type { Payload } from "../server/policy/requests";
 import type { QueuedRequest } from "../server/store/types";
+import { callRoom } from "../server/cluster/roomCalls";
+import type { LiveRecord } from "../server/store/types";
+import { QueueFeed } from "./queueFeed";
+import { addSample, followUpDue, isCustomerWaiting, offerLapsed } from "./queueRules";
 import { pickAgent } from "./routing";
 
 export interface LiveInfo {
@@ -37,18 +41,32 @@ export class TeamDesk {
    * with 2,000 live conversations: docs/benchmarks.md).
    */
   private counts = new Map<string, number>();
+  /** request id -> members who let its offer lapse (the next candidate gets it) */
+  private passed = new Map<string, Set<string>>();
+  /** recent times from queueing to accept of customer-waiting requests (the wait estimate) */
+  private acceptMs: number[] = [];
+  private feed!: QueueFeed;
 
   constructor(private readonly room: TeamContext) {}
 
   private get state() { return this.room.state; }
   private get teamId() { return this.room.record.teamId!; }
 
+  /** A new team actor: the queue and the live conversations (with the agents' counts) from the store. */
   async load() {
-    for (const request of await this.room.services.store.loadQueue(this.teamId)) {
+    const { store, config } = this.room.services;
+    for (const request of await store.loadQueue(this.teamId)) {
       this.state.requests.set(request.id, requestState(request));
     }
-    this.room.clock.setInterval(() => this.escalate(), Math.min(1_000, this.room.services.config.requestEscalateMs));
+    for (const record of await store.loadLive(this.teamId)) { this.setLive(record); }
+    this.feed = new QueueFeed(this.teamId, () => this.room.isLive());
+    this.feed.snapshot = () => this.state.requests.values();
+    const tick = Math.max(50, Math.min(1_000, config.requestEscalateMs, config.offerTimeoutMs / 4));
+    this.room.clock.setInterval(() => this.tick(), tick);
+    this.queueChanged();
   }
+
+  dispose() { this.feed?.dispose(); }
 
   /** What keeps the team's actor alive besides a conversation. */
   busy() {
@@ -69,12 +87,14 @@ export class TeamDesk {
     agent.connected = true;
     agent.activeConversations = this.counts.get(identity.sub) ?? 0;
     this.offerAll();
+    this.queueChanged();
   }
 
   left(client: ChatClient) {
     const userId = who(client).sub;
     const agent = this.state.agents.get(userId);
     if (agent && !this.room.clients.some((c) => c !== client && who(c).sub === userId)) { agent.connected = false; }
+    this.queueChanged();
   }
 
   // --- calls from customer-room actors (desk/CustomerDesk.ts) -------------------
@@ -85,40 +105,74 @@ export class TeamDesk {
     this.room.updateAutoDispose();
     this.offer(this.state.requests.get(request.id)!);
     this.persistQueue();
+    this.queueChanged();
     logger.info({ roomId: this.room.roomId, requestId: request.id, kind: request.kind, forRoom: request.roomId }, "request queued");
     return true;
   }
 
+  /**
+   * The conversation's agents left for good (AGENT_DISCONNECT_MS): they no longer
+   * hold it, and it goes back to the front of the queue (desk/queueRules.ts).
+   */
+  requeue(request: QueuedRequest, gone: string[]) {
+    const live = this.state.live.get(request.roomId);
+    if (live && live.conversationId === request.conversationId) {
+      for (const userId of gone) {
+        const at = live.agents.indexOf(userId);
+        if (at >= 0) { live.agents.splice(at, 1); this.count(userId, -1); }
+      }
+      this.persistLive();
+    }
+    this.dropRequests((r) => r.roomId === request.roomId && isCustomerWaiting(r));
+    return this.enqueue(request);
+  }
+
+  /** A customer room's new actor resumed a queued conversation: it needs its place again. */
+  placeWanted(roomId: string) {
+    this.feed?.forget(roomId);
+    this.queueChanged();
+    return true;
+  }
+
   conversationStarted(info: LiveInfo) {
+    this.dropLive(info.roomId);
+    this.setLive(info);
+    this.persistLive();
+    this.room.updateAutoDispose();
+    return true;
+  }
+
+  private setLive(info: LiveInfo | LiveRecord) {
     const live = new LiveConversationState();
     live.roomId = info.roomId;
     live.conversationId = info.conversationId;
     live.customerId = info.customerId;
     live.startedAt = info.startedAt;
-    this.dropLive(info.roomId);
     this.state.live.set(info.roomId, live);
     for (const userId of info.agents) { this.addToLive(live, userId); }
-    this.room.updateAutoDispose();
-    return true;
   }
 
   conversationEnded(roomId: string, conversationId: string) {
     const live = this.state.live.get(roomId);
-    if (live && live.conversationId === conversationId) { this.dropLive(roomId); }
+    if (live && live.conversationId === conversationId) { this.dropLive(roomId); this.persistLive(); }
     const dropped = this.dropRequests((r) => r.roomId === roomId && r.conversationId === conversationId);
     if (dropped) { this.persistQueue(); }
     this.room.updateAutoDispose();
     this.offerAll();
+    this.queueChanged();
     return true;
   }
 
   staffJoined(roomId: string, conversationId: string, userId: string, role: string) {
     const live = this.state.live.get(roomId);
-    if (live && live.conversationId === conversationId) { this.addToLive(live, userId); }
+    if (live && live.conversationId === conversationId && !live.agents.includes(userId)) { this.addToLive(live, userId); this.persistLive(); }
     if (role === "agent" || role === "supervisor") {
       // a human came in: the room's open requests for anyone (not named ones) are served
-      const dropped = this.dropRequests((r) => r.roomId === roomId && (r.kind === "new" || r.kind === "handover") && !r.targetUserId);
-      if (dropped) { this.persistQueue(); }
+      const dropped = this.dropRequests((r) => r.roomId === roomId && isCustomerWaiting(r) && !r.targetUserId);
+      if (dropped) { this.persistQueue(); this.queueChanged(); }
+    } else if (role === "bot") {
+      const dropped = this.dropRequests((r) => r.roomId === roomId && r.forBot && !r.targetUserId);
+      if (dropped) { this.persistQueue(); this.queueChanged(); }
     }
     return true;
   }
@@ -140,10 +194,13 @@ export class TeamDesk {
     }
     // decided synchronously: nothing can interleave between the check and the delete
     this.state.requests.delete(request.id);
+    this.passed.delete(request.id);
     this.accepted.set(request.id, identity.sub);
+    if (isCustomerWaiting(request)) { addSample(this.acceptMs, Date.now() - request.createdAt); }
     const live = this.state.live.get(request.roomId);
-    if (live) { this.addToLive(live, identity.sub); }
+    if (live && !live.agents.includes(identity.sub)) { this.addToLive(live, identity.sub); this.persistLive(); }
     this.persistQueue();
+    this.queueChanged();
     this.room.updateAutoDispose();
     logger.info({ roomId: this.room.roomId, requestId: request.id, by: identity.sub }, "request accepted");
     if (request.kind === "transfer" || request.kind === "conference") {
@@ -162,9 +219,12 @@ export class TeamDesk {
     const agent = this.state.agents.get(identity.sub);
     if (!agent) { throw new RequestError("forbidden", "not in this team's room"); }
     agent.status = payload.status;
+    // a reason belongs to not_ready; any change of status clears missed_offer
+    agent.reason = payload.status === "not_ready" ? (payload.reason ?? "") : "";
     // an agent may lower its own maximum, never raise it over the configured one
     if (payload.maxConversations !== undefined) { agent.maxConversations = Math.min(payload.maxConversations, this.room.services.config.agentMaxConversations); }
     this.offerAll();
+    this.queueChanged();
     return { maxConversations: agent.maxConversations };
   }
 
@@ -186,7 +246,7 @@ export class TeamDesk {
   private dropRequests(match: (request: RequestState) => boolean): boolean {
     let changed = false;
     for (const [id, request] of this.state.requests) {
-      if (match(request)) { this.state.requests.delete(id); changed = true; }
+      if (match(request)) { this.state.requests.delete(id); this.passed.delete(id); changed = true; }
     }
     return changed;
   }
@@ -200,9 +260,10 @@ export class TeamDesk {
 
   /** Offers a request to the member routing picks (desk/routing.ts). */
   private offer(request: RequestState) {
-    const chosen = pickAgent(request, this.state.agents.values());
+    const chosen = pickAgent(request, this.state.agents.values(), this.passed.get(request.id));
     if (!chosen || request.offeredTo === chosen.userId) { return; }
     request.offeredTo = chosen.userId;
+    request.offeredAt = Date.now();
     for (const client of this.room.clients) {
       if (who(client).sub === chosen.userId) { client.send("offer", request.toJSON()); }
     }
@@ -210,6 +271,59 @@ export class TeamDesk {
 
   private offerAll() {
     for (const request of this.state.requests.values()) { if (!request.offeredTo) { this.offer(request); } }
+  }
+
+  /** The desk's clock: lapsed offers, follow-ups, escalations. */
+  private tick() {
+    // a duplicate actor (started by a concurrent call, then discarded) does nothing
+    if (!this.room.isLive()) { return; }
+    this.lapseOffers();
+    this.followUps();
+    this.escalate();
+    // pushes only what changed, or was not applied yet
+    this.queueChanged();
+  }
+
+  /**
+   * An offer not accepted within OFFER_TIMEOUT_MS goes to the next candidate; the
+   * member who let it lapse is not_ready (missed_offer) until it changes its status.
+   */
+  private lapseOffers() {
+    const now = Date.now();
+    for (const request of this.state.requests.values()) {
+      if (!request.offeredTo || !offerLapsed(request.offeredAt, now, this.room.services.config.offerTimeoutMs)) { continue; }
+      const lapsed = request.offeredTo;
+      const passed = this.passed.get(request.id) ?? new Set<string>();
+      passed.add(lapsed);
+      this.passed.set(request.id, passed);
+      request.offeredTo = "";
+      request.offeredAt = 0;
+      const agent = this.state.agents.get(lapsed);
+      if (agent && agent.status === "available") { agent.status = "not_ready"; agent.reason = "missed_offer"; }
+      logger.info({ roomId: this.room.roomId, requestId: request.id, lapsed }, "offer lapsed");
+      this.offer(request);
+    }
+  }
+
+  /** Customers waiting past QUEUE_MAX_WAIT_MS move to a follow-up: kept in the queue, flagged, told. */
+  private followUps() {
+    const now = Date.now();
+    let changed = false;
+    for (const request of this.state.requests.values()) {
+      if (!followUpDue(request, now, this.room.services.config.queueMaxWaitMs)) { continue; }
+      request.followUp = true;
+      changed = true;
+      callRoom(request.roomId, request.roomKind as QueuedRequest["roomKind"], "followUp", [request.conversationId])
+        .catch((e) => logger.warn({ err: e?.message, roomId: request.roomId }, "could not tell the customer about the follow-up"));
+    }
+    if (changed) { this.persistQueue(); this.queueChanged(); }
+  }
+
+  /** Positions and waits to the waiting customers, after every change of the queue or its agents. */
+  private queueChanged() {
+    if (!this.feed) { return; }
+    const serving = [...this.state.agents.values()].filter((a) => a.connected && a.role === "agent" && a.status === "available").length;
+    this.feed.update(this.state.requests.values(), this.acceptMs, serving);
   }
 
   private escalate() {
@@ -233,14 +347,23 @@ export class TeamDesk {
     const requests = [...this.state.requests.values()].map((r): QueuedRequest => ({
       id: r.id, kind: r.kind as QueuedRequest["kind"], roomId: r.roomId, roomKind: r.roomKind as QueuedRequest["roomKind"],
       customerId: r.customerId, conversationId: r.conversationId, targetUserId: r.targetUserId, fromUserId: r.fromUserId,
-      reason: r.reason, forBot: r.forBot, createdAt: r.createdAt, escalated: r.escalated,
+      reason: r.reason, forBot: r.forBot, createdAt: r.createdAt, escalated: r.escalated, followUp: r.followUp,
     }));
     this.room.serial(() => this.room.writer.saveQueue(this.teamId, requests))
       .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team queue"));
+  }
+
+  /** The live conversations, whole, so a new team actor rebuilds them and the agents' counts. */
+  private persistLive() {
+    const live = [...this.state.live.values()].map((l): LiveRecord => ({
+      roomId: l.roomId, conversationId: l.conversationId, customerId: l.customerId, startedAt: l.startedAt, agents: [...l.agents],
+    }));
+    this.room.serial(() => this.room.writer.saveLive(this.teamId, live))
+      .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team's live conversations"));
   }
 }
 
 function requestState(request: QueuedRequest): RequestState {
   // every field of a queued request is a field of its state
-  return Object.assign(new RequestState(), request);
+  return Object.assign(new RequestState(), { ...request, followUp: !!request.followUp });
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { ChatClient } from "../conversation/context";
 import { data } from "../conversation/context";
 import type { ConversationHost } from "../conversation/requests";
@@ -16,7 +17,7 @@ export interface DeskHost extends ConversationHost {
 type DeskCall<T extends RequestType> = RequestCall<DeskHost, ChatClient, T>;
 
 const needsConversation = ({ room }: { room: DeskHost }, action: string) => {
-  if (!room.state.conversation) { throw new RequestError("no_active_conversation", `${action}: no active conversation`); }
+  if (!room.conversation.active) { throw new RequestError("no_active_conversation", `${action}: no active conversation`); }
 };
 
 /**
@@ -79,6 +80,32 @@ export const deskRequests: RequestTable<DeskHost, ChatClient> = {
     }),
   },
 
+  /** An agent starts a conversation on purpose (an outbound follow-up): it holds it, nothing is queued. */
+  start: {
+    action: "start",
+    guard: ({ room, client }) => {
+      if (room.kind !== "contact_center") { throw new RequestError("forbidden", "start is for the desk's customer rooms"); }
+      if (data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor barges in instead"); }
+    },
+    run: ({ room, identity }) => room.serial(async () => {
+      if (room.conversation.active) { throw new RequestError("conflict", "a conversation is already active in this room"); }
+      const conversation = await room.conversation.start(identity);
+      return { conversationId: conversation.id };
+    }),
+  },
+
+  /** A waiting customer leaves an email address for the follow-up: kept as a note staff see. */
+  follow_up: {
+    action: "follow_up",
+    guard: (call) => needsConversation(call, "follow_up"),
+    run: ({ room, identity, payload }) => room.serial(async () => {
+      const seq = (await room.conversation.transcript.append(identity, {
+        id: `fu-${randomUUID()}`, kind: "note", text: `Follow-up requested; reply by email to ${payload.email}`,
+      })).seq;
+      return { seq };
+    }),
+  },
+
   /** A monitoring supervisor takes part: becomes a participant the customer sees. */
   barge: {
     action: "barge",
@@ -89,7 +116,7 @@ export const deskRequests: RequestTable<DeskHost, ChatClient> = {
     run: ({ room, client, identity }) => room.serial(async () => {
       await room.conversation.barge(client);
       const seq = await room.conversation.transcript.event(identity, `${identity.name} (supervisor) joined the conversation`);
-      room.fire("onStaffJoined", { conversationId: room.state.conversation!.id, userId: identity.sub, role: "supervisor" });
+      room.fire("onStaffJoined", { conversationId: room.conversation.active!.id, userId: identity.sub, role: "supervisor" });
       return { seq };
     }),
   },
@@ -101,5 +128,8 @@ export function refusedInTeamRooms<R>(): RequestTable<R, ChatClient> {
     guard: () => { throw new RequestError("forbidden", `${action} is for customer rooms`); },
     run: () => undefined,
   });
-  return { transfer: refuse("transfer"), invite: refuse("invite"), handover: refuse("handover"), barge: refuse("barge") };
+  return {
+    transfer: refuse("transfer"), invite: refuse("invite"), handover: refuse("handover"), barge: refuse("barge"),
+    start: refuse("start"), follow_up: refuse("follow_up"),
+  };
 }

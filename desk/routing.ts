@@ -18,15 +18,20 @@ export interface RoutableRequest {
   forBot: boolean;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /**
  * The available, connected member with room for one more conversation and the
  * fewest active ones (ties: the smallest user id, so the choice is stable), among
  * those the request is for: the named user, else the bots (forBot), else agents.
- * Null when nobody fits.
+ * Null when nobody fits. Members in `passed` (they let this request's offer lapse)
+ * are skipped, so the next candidate is offered it.
  */
-export function pickAgent<A extends RoutableAgent>(request: RoutableRequest, agents: Iterable<A>): A | null {
+export function pickAgent<A extends RoutableAgent>(request: RoutableRequest, agents: Iterable<A>, passed: ReadonlySet<string> = NONE): A | null {
   let best: A | null = null;
   for (const agent of agents) {
+    // `passed`: members who let this request's offer lapse; the next candidate gets it
+    if (passed.has(agent.userId)) { continue; }
     if (!agent.connected || agent.status !== "available" || agent.activeConversations >= agent.maxConversations) { continue; }
     const wanted = request.targetUserId
       ? agent.userId === request.targetUserId

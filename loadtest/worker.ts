@@ -168,6 +168,8 @@ class Conversation {
 
   private sendLoop(conn: Conn) {
     if (this.phase !== "talking" || stopping) { return; }
+    // the customer starts the conversation: an agent's send with none is refused (docs/desk.md)
+    if (conn === this.agent && !this.talked) { this.later(100, () => this.sendLoop(conn)); return; }
     const n = this.sentBy.get(conn) ?? 0;
     if (cfg.sendsPerConversation > 0 && n >= cfg.sendsPerConversation) { return; }
     this.sentBy.set(conn, n + 1);

@@ -27,6 +27,7 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
     this.clock.setInterval(() => {
       if (this.channels.hasConnectorSessions()) { this.serial(() => this.channels.expire()).catch(() => {}); }
     }, 1_000);
+    this.desk.actorStarted();
   }
 
   /** An agent's customer rooms are counted cluster-wide for MAX_ROOMS_PER_AGENT. */
@@ -48,11 +49,15 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
     return { ...conversationRequests, ...deskRequests } as RequestTable<this, ChatClient>;
   }
 
-  /**
-   * An application's message, posted through the HTTP API (server/http/appApi.ts)
-   * and routed here, to the room's one actor, by a remote room call: it is
-   * sequenced, stored and delivered like any message, and the app becomes a participant.
-   */
+  // --- remote room calls from the team's actor (desk/TeamDesk.ts) -------------------
+
+  queueUpdate(conversationId: string, position: number, estimatedWaitMs: number, followUp: boolean) {
+    return this.desk.queueUpdate(conversationId, position, estimatedWaitMs, followUp);
+  }
+  followUp(conversationId: string) { return this.desk.followUp(conversationId); }
+
+  // --- remote room calls from the HTTP APIs ------------------------------------------
+
   /** A customer's message from a connector (server/channels/http.ts), by a remote room call. */
   async postFromChannel(input: ChannelInbound) {
     // a file without words (a photo) is a message too
@@ -65,6 +70,11 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
     return this.channels.status(report);
   }
 
+  /**
+   * An application's message, posted through the HTTP API (server/http/appApi.ts)
+   * and routed here, to the room's one actor, by a remote room call: it is
+   * sequenced, stored and delivered like any message, and the app becomes a participant.
+   */
   async postFromApp(identity: Identity, payload: { id: string; text: string }) {
     const text = checkText(payload.text, this.services.config.maxTextCodePoints);
     return this.serial(async () => {

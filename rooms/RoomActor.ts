@@ -142,7 +142,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
 
   /** What keeps this actor alive with nobody in it (the team room adds its queue). */
   protected mustStayAlive(): boolean {
-    return !!this.state.conversation;
+    return !!this.conversation?.active;
   }
 
   updateAutoDispose() {
@@ -204,6 +204,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
       channel: resolved.channel,
       dropped: false,
       monitor: resolved.monitor,
+      fresh: !this.state.conversation,
     };
     client.userData = userData;
     this.tokens.joined(client);
@@ -274,9 +275,9 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
    */
   async sweepIdle(): Promise<boolean> {
     return this.serial(async () => {
-      if (!this.state.conversation) { await this.dueWithoutConversation(); return false; }
+      if (!this.conversation.active) { await this.dueWithoutConversation(); return false; }
       if (this.conversation.idle.isDue()) {
-        await this.conversation.end("idle", "system", this.conversation.idle.deadline());
+        await this.conversation.end(this.conversation.idle.reason(), "system", this.conversation.idle.deadline());
         return true;
       }
       this.conversation.idle.rewriteDeadline();

@@ -20,6 +20,7 @@ export abstract class TeamRoom extends RoomActor<TeamState> implements TeamConte
 
   protected async started() {
     await this.desk.load();
+    this.extensions.push({ onActorDisposed: () => this.desk.dispose() });
   }
 
   protected mustStayAlive() {
@@ -42,6 +43,8 @@ export abstract class TeamRoom extends RoomActor<TeamState> implements TeamConte
   // --- remote room calls from customer-room actors (desk/CustomerDesk.ts) ----------
 
   enqueue(request: QueuedRequest) { return this.desk.enqueue(request); }
+  requeue(request: QueuedRequest, gone: string[]) { return this.desk.requeue(request, gone); }
+  placeWanted(roomId: string) { return this.desk.placeWanted(roomId); }
   conversationStarted(info: LiveInfo) { return this.desk.conversationStarted(info); }
   conversationEnded(roomId: string, conversationId: string) { return this.desk.conversationEnded(roomId, conversationId); }
   staffJoined(roomId: string, conversationId: string, userId: string, role: string) {

@@ -23,7 +23,7 @@ export const metricsHooks: RoomHooks = {
   onActorStarted: (room) => metrics.rooms.inc({ kind: room.kind }),
   onActorDisposed: (room) => {
     metrics.rooms.dec({ kind: room.kind });
-    if (room.state.conversation) { metrics.activeConversations.dec(); }
+    if (room.state.conversation && room.state.conversation.status !== "ended") { metrics.activeConversations.dec(); }
   },
   onConversationStarted: () => metrics.activeConversations.inc(),
   onConversationResumed: () => metrics.activeConversations.inc(),

@@ -60,9 +60,24 @@ export class MessageState extends Schema {
   @type("string") rich = "";
 }
 
+/** Where a conversation is in its lifecycle (docs/desk.md, "A conversation"). */
+export type ConversationStatus = "queued" | "bot" | "active" | "on_hold" | "wrap_up" | "ended";
+
 export class ConversationState extends Schema {
   @type("string") id = "";
   @type("number") startedAt = 0;
+  /** queued | bot | active | on_hold | wrap_up | ended */
+  @type("string") status: ConversationStatus = "active";
+  /** user id of the agent or bot holding it, "" for none */
+  @type("string") holder = "";
+  @type("number") endedAt = 0;
+  @type("string") endReason = "";
+  /** 1-based place in its team's queue, 0 when not queued */
+  @type("number") queuePosition = 0;
+  /** estimated time until an agent accepts, -1 when unknown */
+  @type("number") estimatedWaitMs = -1;
+  /** waited past QUEUE_MAX_WAIT_MS: an agent answers here later (asynchronous follow-up) */
+  @type("boolean") followUp = false;
   @type({ map: ParticipantState }) participants = new SafeMapSchema<ParticipantState>();
   @type({ map: ChannelSessionState }) channelSessions = new SafeMapSchema<ChannelSessionState>();
   /** the newest text and event messages, oldest first, bounded by the room's window */
@@ -76,6 +91,6 @@ export class ChatState extends Schema {
   @type("string") kind = "";
   /** the last seq of the room; a client whose last seen seq is lower can page `history` */
   @type("number") lastSeq = 0;
-  /** the active conversation, absent between conversations */
+  /** the active conversation; after its end it stays, with status "ended", until the next starts */
   @type(ConversationState) conversation: ConversationState | undefined = undefined;
 }

@@ -7,8 +7,10 @@ export class AgentState extends Schema {
   @type("string") userId = "";
   @type("string") name = "";
   @type("string") role = "";
-  /** available | busy | away */
+  /** available | busy | away | not_ready */
   @type("string") status = "available";
+  /** why not_ready (e.g. missed_offer), "" otherwise */
+  @type("string") reason = "";
   @type("number") activeConversations = 0;
   @type("number") maxConversations = 0;
   @type("boolean") connected = false;
@@ -17,7 +19,7 @@ export class AgentState extends Schema {
 /** A conversation request waiting in the team's queue (keyed by request id). */
 export class RequestState extends Schema {
   @type("string") id = "";
-  /** new | transfer | conference | handover */
+  /** new | requeue | transfer | conference | handover */
   @type("string") kind = "new";
   @type("string") roomId = "";
   @type("string") roomKind = "";
@@ -32,6 +34,10 @@ export class RequestState extends Schema {
   @type("number") createdAt = 0;
   @type("boolean") escalated = false;
   @type("string") offeredTo = "";
+  /** when the current offer was made (OFFER_TIMEOUT_MS runs from here) */
+  @type("number") offeredAt = 0;
+  /** waited past QUEUE_MAX_WAIT_MS: kept in the queue for an asynchronous follow-up */
+  @type("boolean") followUp = false;
 }
 
 /** A customer conversation of the team that is active now (keyed by room id). */

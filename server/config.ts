@@ -25,6 +25,18 @@ export interface Config {
   /** development: dev tokens and a default secret are allowed */
   development: boolean;
   conversationIdleMs: number;
+  /** a conversation waiting on its customer (an agent or bot spoke last) ends after this (CUSTOMER_IDLE_MS) */
+  customerIdleMs: number;
+  /** a conversation waiting on its agent (the customer spoke last) ends after this (AGENT_IDLE_MS) */
+  agentIdleMs: number;
+  /** no conversation lasts longer than this, queued or not (CONVERSATION_MAX_MS) */
+  conversationMaxMs: number;
+  /** the last agent of a live conversation gone this long: it goes back to the queue */
+  agentDisconnectMs: number;
+  /** an offer not accepted within this long goes to the next candidate */
+  offerTimeoutMs: number;
+  /** a customer waiting this long in the queue moves to an asynchronous follow-up */
+  queueMaxWaitMs: number;
   /** how long a dropped client's seat is kept for a reconnection */
   reconnectGraceSeconds: number;
   /** newest messages kept in the replicated state; older ones come through `history` */
@@ -238,6 +250,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authSecret,
     development,
     conversationIdleMs: int(env, "CONVERSATION_IDLE_MS", 900_000, 1),
+    customerIdleMs: int(env, "CUSTOMER_IDLE_MS", int(env, "CONVERSATION_IDLE_MS", 900_000, 1), 1),
+    agentIdleMs: int(env, "AGENT_IDLE_MS", int(env, "CONVERSATION_IDLE_MS", 900_000, 1), 1),
+    conversationMaxMs: int(env, "CONVERSATION_MAX_MS", 86_400_000, 1_000),
+    agentDisconnectMs: int(env, "AGENT_DISCONNECT_MS", 60_000, 100),
+    offerTimeoutMs: int(env, "OFFER_TIMEOUT_MS", 20_000, 100),
+    queueMaxWaitMs: int(env, "QUEUE_MAX_WAIT_MS", 600_000, 1_000),
     reconnectGraceSeconds: int(env, "RECONNECT_GRACE_SECONDS", 30, 0),
     stateMessageWindow: int(env, "STATE_MESSAGE_WINDOW", 50, 1),
     historyPageMax: int(env, "HISTORY_PAGE_MAX", 200, 1),

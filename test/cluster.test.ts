@@ -225,10 +225,15 @@ describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor p
     const customer = new Member({ sub: customerId, role: "customer" }, urls, "contact_center", { channel: { type: "web" } });
     await customer.join();
     await customer.send("anyone there?");
+    // an agent holds it (a customer waiting in the queue is never idle: docs/desk.md)
+    const agent = new Member({ sub: uniqueId("a"), role: "agent" }, urls, "contact_center", { customerId });
+    await agent.join();
+    await agent.send("here, how can I help?");
     const conversationId = customer.room.state.conversation?.id ?? (await customer.room.request("history", {})).conversationId;
     const host = await hostOf(redis.url, roomId);
     const victim = alive().find((n) => `127.0.0.1:${n.port}` === host!.publicAddress)!;
-    customer.room.onLeave.clear(); // this customer does not come back
+    customer.room.onLeave.clear(); // neither comes back
+    agent.room.onLeave.clear();
     await victim.kill();
 
     const store = await PostgresStore.connect({ url: database.url, poolSize: 2 });

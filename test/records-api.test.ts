@@ -132,7 +132,7 @@ describe("records API (erasure, export, audit, search, retention)", function () 
       const agent = await (await clientFor(node.url, { sub: uniqueId("a"), role: "agent" })).joinOrCreate("contact_center", { customerId });
       await customer.request("send", { id: "r1", text: "short-lived" });
       await agent.request("end", { reason: "resolved" });
-      await waitFor(customer, () => !customer.state.conversation, 5_000, "conversation ended");
+      await waitFor(customer, () => customer.state.conversation?.status === "ended", 5_000, "conversation ended");
       const get = async () => {
         const res = await fetch(`${node.url}/api/rooms/cc-${customerId}/conversations`, { headers: { authorization: `Bearer ${appToken}` } });
         return { status: res.status, body: await res.json() as any };

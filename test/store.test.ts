@@ -872,6 +872,33 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await store.saveQueue(team, []);
         assert.deepEqual(await store.loadQueue(team), []);
       });
+
+      it("keeps a queued request's follow-up flag and the requeue kind", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        const request = {
+          id: "req-1", kind: "requeue" as const, roomId: "cc-x", roomKind: "contact_center" as const, customerId: "x",
+          conversationId: "conv-1", targetUserId: "", fromUserId: "", reason: "", forBot: false, createdAt: 5, escalated: false, followUp: true,
+        };
+        await store.saveQueue(team, [request]);
+        assert.deepEqual(await store.loadQueue(team), [request]);
+        await store.saveQueue(team, []);
+      });
+
+      it("saves and loads a team's live conversations whole, per team (a new team actor rebuilds from them)", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        assert.deepEqual(await store.loadLive(team), []);
+        const live = [
+          { roomId: "cc-a", conversationId: "conv-a", customerId: "a", startedAt: 10, agents: ["ag1", "ag2"] },
+          { roomId: "cc-b", conversationId: "conv-b", customerId: "b", startedAt: 20, agents: [] },
+        ];
+        await store.saveLive(team, live);
+        assert.deepEqual(await store.loadLive(team), live);
+        assert.deepEqual(await store.loadLive(`${team}-other`), []);
+        await store.saveLive(team, [live[1]]);
+        assert.deepEqual(await store.loadLive(team), [live[1]]);
+        await store.saveLive(team, []);
+        assert.deepEqual(await store.loadLive(team), []);
+      });
     });
   });
 }
@@ -1145,7 +1172,7 @@ describe("PostgresStore", function () {
   const fresh = async () => {
     const store = await PostgresStore.connect({ url: base, poolSize: 4 });
     const pool = new pg.Pool({ connectionString: base, max: 1 });
-    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues, cc_channel_addresses");
+    await pool.query("TRUNCATE cc_rooms, cc_conversations, cc_messages, cc_idle_deadlines, cc_leases, cc_outbox, cc_outbox_leases, cc_team_queues, cc_channel_addresses, cc_team_live");
     await pool.end();
     return store;
   };

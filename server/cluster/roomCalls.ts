@@ -11,7 +11,7 @@ import { resumeOptions } from "./joinOptions";
  * message. Colyseus' remote room calls travel over presence (Redis pub/sub in a
  * cluster); when no actor runs, one is started, wherever the matchmaker places it.
  */
-export type TeamCall = "enqueue" | "conversationStarted" | "conversationEnded" | "staffJoined";
+export type TeamCall = "enqueue" | "requeue" | "placeWanted" | "conversationStarted" | "conversationEnded" | "staffJoined";
 
 export async function callRoom(roomId: string, kind: RoomKind, method: string, args: unknown[], create: RoomRecord | null = null): Promise<unknown> {
   let lastError: unknown;

@@ -162,7 +162,7 @@ async function resolveRoom(
   throw new AuthError("invalid_options", `unknown room ${roomName}`);
 }
 
-export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge";
+export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge" | "start" | "follow_up";
 
 /** Actions inside a room the identity has already joined: the table's action rows. */
 export function may(identity: Identity, action: Action): boolean {
@@ -176,6 +176,10 @@ export function may(identity: Identity, action: Action): boolean {
     case "handover": return identity.role === "bot" || identity.role === "agent";
     // and only while monitoring: checked by the room, which knows how the client joined
     case "barge": return identity.role === "supervisor";
+    // an outbound conversation, started on purpose by a human
+    case "start": return STAFF.has(identity.role);
+    // the waiting customer's own contact address
+    case "follow_up": return identity.role === "customer";
   }
 }
 

@@ -57,7 +57,16 @@ export const schemas = {
   accept: z.object({ requestId: z.string().regex(/^req-[0-9a-f-]{36}$/, "must be a request id") }),
   // a JWT (8 KiB is far above an honest one); verified like a join's in server/policy/tokenExpiry.ts
   refresh: z.object({ token: z.string().min(1).max(8192) }),
-  status: z.object({ status: z.enum(["available", "busy", "away"]), maxConversations: z.number().int().min(1).max(50).optional() }),
+  status: z.object({
+    status: z.enum(["available", "busy", "away", "not_ready"]),
+    // why not ready (break, training...): shown to supervisors; cleared by any other status
+    reason: z.string().regex(/^[a-z0-9_-]{1,32}$/, "must be 1..32 of [a-z0-9_-]").optional(),
+    maxConversations: z.number().int().min(1).max(50).optional(),
+  }),
+  // an agent starts a conversation on purpose (an outbound follow-up)
+  start: z.object({}).optional(),
+  // a waiting customer leaves an email for the asynchronous follow-up
+  follow_up: z.object({ email: z.string().max(254).email() }),
 };
 
 export type RequestType = keyof typeof schemas;

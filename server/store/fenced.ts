@@ -22,5 +22,6 @@ export function ownerView(store: RoomStore, roomId: string, epoch: number): Room
     clearIdleDeadline: () => store.clearIdleDeadline(roomId, epoch),
     appendOutbox: (payloads) => store.appendOutbox(roomId, payloads, epoch),
     saveQueue: (teamId, requests) => store.saveQueue(teamId, requests, { roomId, epoch }),
+    saveLive: (teamId, live) => store.saveLive(teamId, live, { roomId, epoch }),
   };
 }

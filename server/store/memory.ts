@@ -2,7 +2,7 @@ import { conversationEnded, conversationNotActive, conversationNotFound, fenced,
 import { ownerView } from "./fenced";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, OutboxEvents, OwnerFence, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, OwnerFence, LiveRecord, PageQuery, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
 import { fillSeq } from "./types";
@@ -206,6 +206,13 @@ export class MemoryStore implements RoomStore {
     this.queues.set(teamId, copy(requests));
   }
   async loadQueue(teamId: string) { return copy(this.queues.get(teamId) ?? []); }
+
+  private live = new Map<string, LiveRecord[]>();
+
+  async saveLive(teamId: string, live: LiveRecord[], fence?: OwnerFence) {
+    if (fence) { this.room(fence.roomId, fence.epoch); }
+    if (live.length) { this.live.set(teamId, copy(live)); } else { this.live.delete(teamId); } }
+  async loadLive(teamId: string) { return copy(this.live.get(teamId) ?? []); }
 
   async claim(name: string, ttlMs: number) {
     const now = Date.now();

@@ -15,7 +15,7 @@ import {
 } from "./sqlRows";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
-  OutboxEvents, OwnerFence, QueuedRequest, RoomKind, RoomRecord, RoomStore,
+  OutboxEvents, OwnerFence, LiveRecord, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
@@ -272,6 +272,23 @@ export class PostgresStore implements RoomStore {
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {
     const { rows } = await this.q("SELECT requests FROM cc_team_queues WHERE team_id = $1", [teamId]);
     return rows[0] ? JSON.parse(rows[0].requests) : [];
+  }
+
+  async saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) {
+    const write = (c: { query: pg.Pool["query"] }) => live.length === 0
+      ? c.query("DELETE FROM cc_team_live WHERE team_id = $1", [teamId])
+      : c.query("INSERT INTO cc_team_live (team_id, live) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET live = excluded.live",
+        [teamId, JSON.stringify(live)]);
+    if (owner) {
+      await this.tx(async (c) => { await lockOwned(c, owner.roomId, owner.epoch, "SHARE"); await write(c as any); });
+      return;
+    }
+    try { await write(this.pool); } catch (err) { throw unavailable(err); }
+  }
+
+  async loadLive(teamId: string): Promise<LiveRecord[]> {
+    const { rows } = await this.q("SELECT live FROM cc_team_live WHERE team_id = $1", [teamId]);
+    return rows[0] ? JSON.parse(rows[0].live) : [];
   }
 
   // --- webhook outbox ------------------------------------------------------------------

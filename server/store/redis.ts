@@ -8,7 +8,7 @@ import {
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
   AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
-  OutboxEntry, OutboxEvents, OwnerFence, PageQuery, QueuedRequest, RoomRecord, RoomStore,
+  OutboxEntry, OutboxEvents, OwnerFence, LiveRecord, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
 import type { AuditEntry, AuditQuery, CustomerExport, ErasureResult, PurgeResult, SearchHit, SearchQuery } from "./recordTypes";
@@ -253,6 +253,19 @@ export class RedisStore implements RoomStore {
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {
     const raw = await this.redis.get(this.queueKey(teamId));
+    return raw ? JSON.parse(raw) : [];
+  }
+
+  async saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) {
+    const key = `${this.prefix}live:{team-${teamId}}`;
+    // the fenced queue script sets any one key if the room's owner epoch still holds
+    if (owner) { await this.run("ccFencedQueue", this.roomKey(owner.roomId), key, fence(owner.epoch), owner.roomId, JSON.stringify(live)); return; }
+    if (live.length === 0) { await this.redis.del(key); return; }
+    await this.redis.set(key, JSON.stringify(live));
+  }
+
+  async loadLive(teamId: string): Promise<LiveRecord[]> {
+    const raw = await this.redis.get(`${this.prefix}live:{team-${teamId}}`);
     return raw ? JSON.parse(raw) : [];
   }
 

@@ -180,11 +180,20 @@ CREATE TABLE cc_channel_addresses (
 CREATE INDEX cc_channel_addresses_customer ON cc_channel_addresses (customer_id);
 `;
 
+/** A team's live conversations, whole, as its actor keeps them (desk/TeamDesk.ts). */
+const TEAM_LIVE = `
+CREATE TABLE cc_team_live (
+  team_id text PRIMARY KEY,
+  live text NOT NULL
+);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
   { version: 3, name: "fencing: owner epochs of rooms and messages", sql: SQLITE_OWNER_EPOCHS },
   { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
+  { version: 5, name: "team live conversations", sql: TEAM_LIVE },
 ];
 
 /**
@@ -273,4 +282,5 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
   { version: 3, name: "fencing: owner epochs of rooms and messages, fenced group commit", sql: OWNER_EPOCHS + FENCED_APPEND_FUNCTION },
   { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
+  { version: 5, name: "team live conversations", sql: TEAM_LIVE },
 ];

@@ -11,7 +11,7 @@ import {
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, PageQuery,
+  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, LiveRecord, PageQuery,
   QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
@@ -304,6 +304,10 @@ export class SqliteStore implements RoomStore {
     return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveQueue(this.db, teamId, requests));
   }
   loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
+  saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) {
+    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveLive(this.db, teamId, live));
+  }
+  loadLive(teamId: string) { return this.run(() => side.loadLive(this.db, teamId)); }
   appendOutbox(roomId: string, payloads: string[], epoch?: number) {
     return this.fencedRun(roomId, epoch, () => (epoch === undefined ? side.appendOutbox(this.db, roomId, payloads) : side.insertOutbox(this.db, roomId, payloads)));
   }

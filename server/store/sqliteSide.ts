@@ -1,5 +1,5 @@
 import type { SqliteDb } from "./sqliteDb";
-import type { OutboxEntry, QueuedRequest } from "./types";
+import type { LiveRecord, OutboxEntry, QueuedRequest } from "./types";
 
 /*
  * The SQLite store's tables beside the room record: idle deadlines, leases, team
@@ -37,6 +37,17 @@ export function saveQueue(db: SqliteDb, teamId: string, requests: QueuedRequest[
 export function loadQueue(db: SqliteDb, teamId: string): QueuedRequest[] {
   const row = db.stmt("SELECT requests FROM cc_team_queues WHERE team_id = ?").get(teamId) as { requests: string } | undefined;
   return row ? JSON.parse(row.requests) : [];
+}
+
+export function saveLive(db: SqliteDb, teamId: string, live: LiveRecord[]) {
+  if (live.length === 0) { db.stmt("DELETE FROM cc_team_live WHERE team_id = ?").run(teamId); return; }
+  db.stmt("INSERT INTO cc_team_live (team_id, live) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET live = excluded.live")
+    .run(teamId, JSON.stringify(live));
+}
+
+export function loadLive(db: SqliteDb, teamId: string): LiveRecord[] {
+  const row = db.stmt("SELECT live FROM cc_team_live WHERE team_id = ?").get(teamId) as { live: string } | undefined;
+  return row ? JSON.parse(row.live) : [];
 }
 
 export function appendOutbox(db: SqliteDb, roomId: string, payloads: string[]) {

@@ -134,7 +134,7 @@ export interface MessageRecord {
 /** A conversation request waiting in a team's queue (desk/TeamDesk.ts). */
 export interface QueuedRequest {
   id: string;
-  kind: "new" | "transfer" | "conference" | "handover";
+  kind: "new" | "requeue" | "transfer" | "conference" | "handover";
   roomId: string;
   roomKind: RoomKind;
   customerId: string;
@@ -145,6 +145,18 @@ export interface QueuedRequest {
   forBot: boolean;
   createdAt: number;
   escalated: boolean;
+  /** waited past QUEUE_MAX_WAIT_MS (optional: queues stored before it have none) */
+  followUp?: boolean;
+}
+
+/** One live customer conversation of a team, as the team's actor keeps it (saveLive). */
+export interface LiveRecord {
+  roomId: string;
+  conversationId: string;
+  customerId: string;
+  startedAt: number;
+  /** agents, supervisors and bots taking part, in order of arrival */
+  agents: string[];
 }
 
 /** A message before the store gives it a seq. */
@@ -219,6 +231,8 @@ export interface RoomWriter {
   appendOutbox(payloads: string[]): Promise<void>;
   /** the queue of the team this (team) room serves */
   saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
+  /** the live conversations of the team this (team) room serves */
+  saveLive(teamId: string, live: LiveRecord[]): Promise<void>;
 }
 
 /** Which owner a team queue write comes from: the team room and its epoch. */
@@ -321,6 +335,12 @@ export interface RoomStore {
   /** A team's pending conversation requests, written whole by the team room's actor. */
   saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
+  /**
+   * A team's live conversations, written whole by the team room's actor, so a new
+   * actor rebuilds them and its agents' conversation counts (docs/desk.md).
+   */
+  saveLive(teamId: string, live: LiveRecord[], fence?: OwnerFence): Promise<void>;
+  loadLive(teamId: string): Promise<LiveRecord[]>;
 
   /**
    * Answers once the store can serve a call (a round trip to its server: `PING`,
