@@ -106,6 +106,10 @@ export interface Config {
   retentionIntervalMs: number;
   /** largest page of transcript search results (GET /api/search) */
   searchPageMax: number;
+  /** serve the widget and the console outside development too (they sign in with the host application's JWTs) */
+  webPages: boolean;
+  /** origins whose pages may frame the widget (embed.js), besides this one */
+  widgetEmbedOrigins: string[];
 }
 
 /** Days as ms; fractions allowed (tests use seconds); 0 or unset: keep forever. */
@@ -208,6 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     privateRoomsPerCustomer: int(env, "PRIVATE_ROOMS_PER_CUSTOMER", 5, 1),
     privateRoomUnusedMs: int(env, "PRIVATE_ROOM_UNUSED_MS", 3_600_000, 1_000),
     devRoutes: development && authSecret === DEV_SECRET,
+    webPages: env.WEB_PAGES === "true",
+    widgetEmbedOrigins: embedOrigins(env.WIDGET_EMBED_ORIGINS),
     httpBodyMaxBytes: int(env, "HTTP_BODY_MAX_BYTES", 64 * 1024, 1024),
     corsOrigins: (env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean),
     monitorAllowActions: env.MONITOR_ALLOW_ACTIONS === "true",
@@ -224,4 +230,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionIntervalMs: int(env, "RETENTION_INTERVAL_MS", 3_600_000, 100),
     searchPageMax: int(env, "SEARCH_PAGE_MAX", 100, 1),
   };
+}
+
+/** Origins for the widget's CSP frame-ancestors: scheme, host and port only, so no value can add a directive. */
+function embedOrigins(value: string | undefined): string[] {
+  const origins = (value ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+      throw new Error(`WIDGET_EMBED_ORIGINS: "${origin}" is not an origin like https://shop.example.com`);
+    }
+  }
+  return origins;
 }

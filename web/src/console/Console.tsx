@@ -32,7 +32,12 @@ export function Console() {
   }
 
   useEffect(() => {
-    if (!host) { return; }
+    if (!host) {
+      // development: a reload signs in again as the same person (the tab's own session)
+      const saved = sessionStorage.getItem("cc-agent");
+      if (saved) { const identity = JSON.parse(saved); void signIn(identity, devTokens({ sub: identity.id, role: identity.role, name: identity.name, teams: [identity.team] })); }
+      return;
+    }
     void (async () => {
       let first: string;
       try { first = await host(); } catch (e) { setError(strings.signInFailed(describe(e))); return; }
@@ -52,6 +57,7 @@ export function Console() {
     const teamId = toId(String(form.get("team")), "support");
     const role = String(form.get("role") ?? "agent");
     if (!id) { setError(strings.signInFailed(strings.agentIdHint)); return; }
+    sessionStorage.setItem("cc-agent", JSON.stringify({ id, name, role, team: teamId }));
     void signIn({ id, name, role, team: teamId }, devTokens({ sub: id, role, name, teams: [teamId] }));
   }
 
@@ -96,13 +102,23 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
   const [active, setActive] = useState<string>();
   const [unread, setUnread] = useState<Record<string, number>>({});
   const [error, setError] = useState("");
-  const restored = useRef(new Set<string>()).current;
-  const opening = useRef(new Set<string>()).current;
+  // rooms opened or being opened, known at once (state listeners see no stale list)
+  const known = useRef(new Set<string>()).current;
+  const restored = useRef(false);
+  const alerted = useRef(new Set<string>()).current;
+
+  /** One ping per offer: from the `offer` message, or from the state when the message came before this page listened. */
+  function alert(request: { id: string; customerId: string; reason?: string }) {
+    if (alerted.has(request.id)) { return; }
+    alerted.add(request.id);
+    ping();
+    notify(strings.offerTitle(request.customerId), request.reason ?? "", () => void accept(request));
+  }
   const status = useConnectionStatus([team, ...open.map((o) => o.connection)]);
 
   async function openRoom(roomId: string, customerId: string, monitor = false, roomKind = "contact_center") {
-    if (open.some((o) => o.roomId === roomId) || opening.has(roomId)) { setActive(roomId); return; }
-    opening.add(roomId);
+    if (known.has(roomId)) { setActive(roomId); return; }
+    known.add(roomId);
     try {
       const connection = roomKind === "private"
         ? await join("private", { roomId }, me.tokens)
@@ -110,9 +126,8 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
       setOpen((list) => [...list, { roomId, customerId, connection, monitor }]);
       setActive(roomId);
     } catch (e) {
+      known.delete(roomId);
       setError(strings.failed(describe(e)));
-    } finally {
-      opening.delete(roomId);
     }
   }
 
@@ -129,26 +144,28 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
   function close(roomId: string) {
     const item = open.find((o) => o.roomId === roomId);
     void item?.connection.leave();
+    known.delete(roomId);
     setOpen((list) => list.filter((o) => o.roomId !== roomId));
     setActive((current) => (current === roomId ? open.find((o) => o.roomId !== roomId)?.roomId : current));
   }
 
   useEffect(() => {
+    const onState = (state: any) => {
+      setTick((t) => t + 1);
+      for (const r of state?.requests?.values() ?? []) { if (r.offeredTo === me.id || r.targetUserId === me.id) { alert(r); } }
+      // after a reload: the conversations the team's live map lists this agent in open again
+      // (once, from the first full state: a pane closed later stays closed)
+      if (restored.current || !state?.live) { return; }
+      restored.current = true;
+      for (const live of state.live.values()) {
+        if ([...live.agents].includes(me.id) && !known.has(live.roomId)) { void openRoom(live.roomId, live.customerId); }
+      }
+    };
+    // the state the join brought may have come before this listener
+    onState(team.state);
     const offs = [
-      team.on("state", (state: any) => {
-        setTick((t) => t + 1);
-        // after a reload: the conversations the team's live map lists this agent in open again
-        for (const live of state?.live?.values() ?? []) {
-          if ([...live.agents].includes(me.id) && !restored.has(live.roomId)) {
-            restored.add(live.roomId);
-            void openRoom(live.roomId, live.customerId);
-          }
-        }
-      }),
-      team.on("offer", (request: TeamRequest) => {
-        ping();
-        notify(strings.offerTitle(request.customerId), request.reason ?? "", () => void accept(request));
-      }),
+      team.on("state", onState),
+      team.on("offer", (request: TeamRequest) => alert(request)),
       team.on("escalated", (request: TeamRequest) => { if (me.role === "supervisor") { ping(); } }),
     ];
     return () => offs.forEach((off) => off());

@@ -33,13 +33,13 @@ export function Transcript(props: TranscriptProps) {
   const closeConversation = (id: string | undefined) => {
     if (id && ended.has(id)) {
       const reason = ended.get(id);
-      items.push(<li key={`end-${id}`} class="divider ended" role="separator">{reason ? strings.ended(reason) : strings.conversationEnded}</li>);
+      items.push(<li key={`end-${id}`} class="divider ended">{reason ? strings.ended(reason) : strings.conversationEnded}</li>);
     }
   };
   for (const m of rows) {
     if (m.conversationId !== conversation) {
       closeConversation(conversation);
-      if (conversation !== undefined) { items.push(<li key={`start-${m.conversationId}`} class="divider" role="separator">{strings.newConversation}</li>); }
+      if (conversation !== undefined) { items.push(<li key={`start-${m.conversationId}`} class="divider">{strings.newConversation}</li>); }
       conversation = m.conversationId;
     }
     const mine = m.senderId === me;
@@ -65,5 +65,5 @@ export function Transcript(props: TranscriptProps) {
       </li>,
     );
   }
-  return <ol id={props.id} class={`messages ${props.className ?? ""}`} role="log" aria-live="polite" aria-relevant="additions" tabIndex={0}>{items}</ol>;
+  return <ol id={props.id} class={`messages ${props.className ?? ""}`} aria-live="polite" aria-relevant="additions" tabIndex={0}>{items}</ol>;
 }
