@@ -30,6 +30,8 @@ export interface ConversationSummary {
   endedAt?: number;
   endReason?: string;
   endedBy?: string;
+  /** the customer's rating after the end (`csat`) */
+  csat?: { rating: number; comment: string; by: string; at: number };
   [more: string]: unknown;
 }
 
@@ -55,6 +57,7 @@ export interface Requests {
     answer: { requestId: string; kind: string; roomId: string; roomKind: string; customerId: string; conversationId: string };
   };
   status: { payload: { status: AgentStatus; maxConversations?: number }; answer: { maxConversations: number } };
+  csat: { payload: { conversationId: string; rating: number; comment?: string }; answer: { rating: number; at: number } };
 }
 
 export type RequestType = keyof Requests;

@@ -1,4 +1,5 @@
 import { who, type ChatClient } from "../conversation/context";
+import { csatRequests } from "../conversation/csat";
 import { conversationRequests } from "../conversation/requests";
 import { deskRequests, type DeskHost } from "../desk/actions";
 import { CustomerDesk } from "../desk/CustomerDesk";
@@ -37,7 +38,7 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
   }
 
   protected requests(): RequestTable<this, ChatClient> {
-    return { ...conversationRequests, ...deskRequests } as RequestTable<this, ChatClient>;
+    return { ...conversationRequests, ...deskRequests, ...csatRequests } as RequestTable<this, ChatClient>;
   }
 
   /**

@@ -15,7 +15,7 @@ import { StoreError } from "../server/store/errors";
 import type {
   ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
 } from "../server/store/types";
-import { conversationEndedEvent, conversationStartedEvent, messageStoredEvent } from "../server/webhooks/events";
+import { conversationEndedEvent, conversationRatedEvent, conversationStartedEvent, messageStoredEvent } from "../server/webhooks/events";
 
 /** The store tests use their own key prefix on db 0, so they never touch other data. */
 const REDIS_URL = process.env.REDIS_STORE_TEST_URL ?? "redis://127.0.0.1:6379";
@@ -321,6 +321,24 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await assert.rejects(store.endConversation(ended(conversationRecord(roomId, "conv-x", 1), 2)), { code: "not_found" });
         assert.equal((await store.getRoom(roomId))!.activeConversationId, "conv-1");
         assert.equal((await store.getRoom(roomId))!.pastConversations, 0);
+      });
+
+      it("rates an ended conversation: kept with it in reads, lists and exports; a new answer replaces it", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        const csat = { rating: 4, comment: "quick ✓ \"thanks\"", by: "cust-1", at: 3_500 };
+        await assert.rejects(store.rateConversation(roomId, "conv-1", csat), { code: "conflict" }, "not while it is active");
+        assert.equal((await store.getConversation(roomId, "conv-1"))!.csat, undefined);
+        await store.endConversation(ended(conversation, 3_000));
+        await store.rateConversation(roomId, "conv-1", csat);
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!.csat, csat);
+        assert.deepEqual((await store.listConversations(roomId, { limit: 5 }))[0].csat, csat);
+        const again = { ...csat, rating: 5, comment: "", at: 3_600 };
+        await store.rateConversation(roomId, "conv-1", again);
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!, { ...ended(conversation, 3_000), csat: again });
+        // a rating does not change the end (ending again is still a no-op)
+        await store.endConversation(ended(conversation, 9_000, { endReason: "again" }));
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!.csat, again);
+        await assert.rejects(store.rateConversation(roomId, "conv-nope", csat), { code: "not_found" });
       });
 
       it("returns null for an unknown conversation or room", async () => {
@@ -707,6 +725,17 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await store.endConversation(end, [conversationEndedEvent(end)]);
         assert.deepEqual((await events(record.roomId)).map((e) => e.id), ["conv-1:started", "conv-1:ended"]);
       });
+
+      it("a rating with its conversation.rated event; a refused one writes none", async () => {
+        const { roomId, conversation } = await roomWithConversation();
+        const csat = { rating: 2, comment: "slow", by: "cust-1", at: 4_000 };
+        await assert.rejects(store.rateConversation(roomId, "conv-1", csat, [conversationRatedEvent(roomId, "conv-1", csat)]), { code: "conflict" });
+        assert.deepEqual(await events(roomId), []);
+        await store.endConversation(ended(conversation, 3_000));
+        await store.rateConversation(roomId, "conv-1", csat, [conversationRatedEvent(roomId, "conv-1", csat)]);
+        const [event] = await events(roomId);
+        assert.deepEqual([event.id, event.type, event.data], ["conv-1:rated:4000", "conversation.rated", csat]);
+      });
     });
 
     describe("leases and team queues", () => {
@@ -917,12 +946,12 @@ describe("SqliteStore", function () {
       const file = path.join(dir, "migrations.sqlite");
       const one = new SqliteStore(file);
       const two = new SqliteStore(file);
-      assert.deepEqual(one.appliedMigrations(), [1, 2]);
-      assert.deepEqual(two.appliedMigrations(), [1, 2]);
+      assert.deepEqual(one.appliedMigrations(), [1, 2, 3]);
+      assert.deepEqual(two.appliedMigrations(), [1, 2, 3]);
       await one.close();
       await two.close();
       const again = new SqliteStore(file);
-      assert.deepEqual(again.appliedMigrations(), [1, 2]);
+      assert.deepEqual(again.appliedMigrations(), [1, 2, 3]);
       await again.close();
     });
 
@@ -938,9 +967,9 @@ describe("SqliteStore", function () {
         child.stderr.on("data", (d) => { out += d; });
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${out}`))));
       });
-      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2]", "[1,2]"]);
+      assert.deepEqual(await Promise.all([run(), run()]), ["[1,2,3]", "[1,2,3]"]);
       const store = new SqliteStore(file);
-      assert.deepEqual(store.appliedMigrations(), [1, 2]);
+      assert.deepEqual(store.appliedMigrations(), [1, 2, 3]);
       await store.close();
     });
 
@@ -1010,8 +1039,8 @@ describe("PostgresStore", function () {
       const stores = await Promise.all(range(1, 4).map(() => PostgresStore.connect({ url: urlOf(db), poolSize: 2 })));
       const pool = new pg.Pool({ connectionString: urlOf(db), max: 1 });
       try {
-        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2]);
-        assert.deepEqual(await migrate(pool), [1, 2], "applying again changes nothing");
+        assert.deepEqual((await pool.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version), [1, 2, 3]);
+        assert.deepEqual(await migrate(pool), [1, 2, 3], "applying again changes nothing");
         const { roomId } = await stores[0].createRoom(roomRecord());
         assert.ok(await stores[3].getRoom(roomId));
       } finally {

@@ -24,6 +24,7 @@ const CLASS_OF: ReadonlyMap<string, BudgetClass> = new Map<string, BudgetClass>(
   ["barge", "desk"],
   ["accept", "desk"],
   ["status", "desk"],
+  ["csat", "desk"],
 ]);
 
 /** The class of a request or plain message type; unknown types cost like a signal. */

@@ -161,7 +161,7 @@ async function resolveRoom(
   throw new AuthError("invalid_options", `unknown room ${roomName}`);
 }
 
-export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge";
+export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge" | "rate";
 
 /** Actions inside a room the identity has already joined: the table's action rows. */
 export function may(identity: Identity, action: Action): boolean {
@@ -175,6 +175,7 @@ export function may(identity: Identity, action: Action): boolean {
     case "handover": return identity.role === "bot" || identity.role === "agent";
     // and only while monitoring: checked by the room, which knows how the client joined
     case "barge": return identity.role === "supervisor";
+    case "rate": return identity.role === "customer";
   }
 }
 

@@ -37,6 +37,8 @@ export const schemas = {
   accept: z.object({ requestId: z.string().regex(/^req-[0-9a-f-]{36}$/, "must be a request id") }),
   // a JWT (8 KiB is far above an honest one); verified like a join's in server/policy/tokenExpiry.ts
   refresh: z.object({ token: z.string().min(1).max(8192) }),
+  // the customer's rating of an ended conversation (conversation/csat.ts)
+  csat: z.object({ conversationId: id, rating: z.number().int().min(1).max(5), comment: textField(1000).optional() }),
   status: z.object({ status: z.enum(["available", "busy", "away"]), maxConversations: z.number().int().min(1).max(50).optional() }),
 };
 

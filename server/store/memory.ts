@@ -1,6 +1,6 @@
-import { conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound } from "./errors";
+import { conversationEnded, conversationNotActive, conversationNotEnded, conversationNotFound, otherConversationActive, roomNotFound } from "./errors";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
+  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
@@ -108,6 +108,14 @@ export class MemoryStore implements RoomStore {
   async getConversation(roomId: string, conversationId: string) {
     const conversation = this.rooms.get(roomId)?.conversations.get(conversationId);
     return conversation ? copy(conversation) : null;
+  }
+
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    const stored = this.rooms.get(roomId)?.conversations.get(conversationId);
+    if (!stored) { throw conversationNotFound(conversationId); }
+    if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }
+    stored.csat = copy(csat);
+    this.pushOutbox(roomId, events);
   }
 
   async listConversations(roomId: string, query: PageQuery) {

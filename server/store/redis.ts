@@ -6,7 +6,7 @@ import {
 } from "./redisCodec";
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
+  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
@@ -136,6 +136,11 @@ export class RedisStore implements RoomStore {
       this.roomKey(roomId), this.convKey(roomId, id), this.pastKey(roomId), this.outboxKey(roomId), this.outboxesKey(),
       roomId, id, String(conversation.startedAt), events.length, ...events, ...encodeConversation({ ...conversation, state: "ended" }, false));
     if (ended === 1) { await this.redis.zrem(this.idleKey(), roomId); }
+  }
+
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    await this.run("ccRateConversation", this.convKey(roomId, conversationId), this.outboxKey(roomId), this.outboxesKey(),
+      roomId, conversationId, JSON.stringify(csat), events.length, ...events);
   }
 
   async getConversation(roomId: string, conversationId: string) {

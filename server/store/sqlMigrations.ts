@@ -156,6 +156,7 @@ CREATE INDEX cc_messages_sent_at ON cc_messages (sent_at);
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
+  { version: 3, name: "conversation ratings (csat)", sql: "ALTER TABLE cc_conversations ADD COLUMN csat text;" },
 ];
 
 /**
@@ -200,4 +201,5 @@ $fn$;
 export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
   { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
+  { version: 3, name: "conversation ratings (csat)", sql: "ALTER TABLE cc_conversations ADD COLUMN csat text;" },
 ];

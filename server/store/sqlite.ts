@@ -1,16 +1,16 @@
 import {
-  conversationEnded, conversationNotActive, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
+  conversationEnded, conversationNotActive, conversationNotEnded, conversationNotFound, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
 import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
 import * as side from "./sqliteSide";
 import * as records from "./sqliteRecords";
 import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
-  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
+  CONVERSATION_COLUMNS, CONVERSATION_SELECT, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
+  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
   QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
@@ -64,7 +64,7 @@ export class SqliteStore implements RoomStore {
   }
 
   private conversationRow(roomId: string, id: string) {
-    return this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND id = ?`).get(roomId, id) as ConversationRow | undefined;
+    return this.stmt(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = ? AND id = ?`).get(roomId, id) as ConversationRow | undefined;
   }
 
   // --- rooms ---------------------------------------------------------------------
@@ -155,6 +155,16 @@ export class SqliteStore implements RoomStore {
     }));
   }
 
+  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    return this.run(() => this.transaction(() => {
+      const stored = this.conversationRow(roomId, conversationId);
+      if (!stored) { throw conversationNotFound(conversationId); }
+      if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }
+      this.stmt("UPDATE cc_conversations SET csat = ? WHERE room_id = ? AND id = ?").run(JSON.stringify(csat), roomId, conversationId);
+      side.insertOutbox(this.db, roomId, events);
+    }));
+  }
+
   getConversation(roomId: string, conversationId: string) {
     return this.run(() => { const row = this.conversationRow(roomId, conversationId); return row ? conversationFromRow(row) : null; });
   }
@@ -164,7 +174,7 @@ export class SqliteStore implements RoomStore {
       const limit = Math.floor(query.limit);
       if (!(limit > 0)) { return []; }
       const before = query.before === undefined || query.before === Infinity ? Number.MAX_SAFE_INTEGER : query.before;
-      const rows = this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND state = 'ended' AND started_at < ?
+      const rows = this.stmt(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = ? AND state = 'ended' AND started_at < ?
         ORDER BY started_at DESC, past_index DESC LIMIT ?`).all(roomId, before, limit) as unknown as ConversationRow[];
       return rows.map(conversationFromRow);
     });

@@ -64,6 +64,16 @@ export interface ConversationRecord {
   messageCount: number;
   participants: ParticipantRecord[];
   channelSessions: ChannelSessionRecord[];
+  /** the customer's rating after the end (`csat` request), when given */
+  csat?: CsatRecord;
+}
+
+/** A customer's satisfaction answer for one ended conversation; a new answer replaces the old. */
+export interface CsatRecord {
+  rating: number;
+  comment: string;
+  by: string;
+  at: number;
 }
 
 export interface MessageRecord {
@@ -169,6 +179,8 @@ export interface RoomStore {
   /** Moves the conversation into the room's history and clears the active id, with its outbox events. */
   endConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
   getConversation(roomId: string, conversationId: string): Promise<ConversationRecord | null>;
+  /** stores the rating of an ended conversation (conflict while it is active, not_found without it) with its events */
+  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events?: OutboxEvents): Promise<void>;
   /** The room's past (ended) conversations, newest first. */
   listConversations(roomId: string, query: PageQuery): Promise<ConversationRecord[]>;
 

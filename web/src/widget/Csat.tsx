@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { ChatConnection } from "../../../client";
-import { describe, extraRequest } from "../lib/connect";
+import { describe } from "../lib/connect";
 import { strings } from "../strings";
 
 /**
@@ -17,7 +17,7 @@ export function Csat({ connection, conversationId }: { connection: ChatConnectio
     event.preventDefault();
     if (!rating) { return; }
     try {
-      await extraRequest(connection, "csat", { conversationId, rating, ...(comment.trim() ? { comment: comment.trim() } : {}) });
+      await connection.request("csat", { conversationId, rating, ...(comment.trim() ? { comment: comment.trim() } : {}) });
       localStorage.setItem(key, String(rating));
       setState("done");
     } catch (e) {
