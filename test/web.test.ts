@@ -272,7 +272,7 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     assert.equal(ok.status, 200);
     const bad = await fetch(`${web.url}/dev/token?sub=../x&role=customer`);
     assert.equal(bad.status, 400);
-    const production = await startServerProcess({ NODE_ENV: "production", AUTH_SECRET: "a-production-secret-of-more-than-32-bytes!" });
+    const production = await startServerProcess({ NODE_ENV: "production", AUTH_SECRET: "a-production-secret-of-more-than-32-bytes!", DATABASE_URL: "memory:" });
     try {
       assert.equal((await fetch(`${production.url}/dev/token?sub=x&role=customer`)).status, 404);
       assert.doesNotMatch(await (await fetch(`${production.url}/`)).text(), /Chat with us/, "no widget in production");

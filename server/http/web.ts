@@ -57,6 +57,8 @@ function servePages(app: express.Application, config: Config) {
       res.setHeader("Content-Security-Policy", csp.replace(/frame-ancestors [^;]*/, `frame-ancestors ${ancestors}`));
       res.removeHeader("X-Frame-Options");
     }
+    // the host site loads embed.js from here: a script other origins may load (CORP), nothing else is
+    if (req.path === "/embed.js") { res.setHeader("Cross-Origin-Resource-Policy", "cross-origin"); }
     next();
   });
   app.use(express.static(WEB_DIST));

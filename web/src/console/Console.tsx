@@ -42,9 +42,7 @@ export function Console() {
       let first: string;
       try { first = await host(); } catch (e) { setError(strings.signInFailed(describe(e))); return; }
       const claims = readClaims(first);
-      let once: string | undefined = first;
-      const tokens = async () => { if (once) { const t = once; once = undefined; return t; } return host(); };
-      if (claims) { await signIn({ id: claims.sub, name: claims.name ?? claims.sub, role: claims.role, team: claims.teams?.[0] ?? "support" }, tokens); }
+      if (claims) { await signIn({ id: claims.sub, name: claims.name ?? claims.sub, role: claims.role, team: claims.teams?.[0] ?? "support" }, host); }
     })();
   }, []);
 

@@ -49,10 +49,13 @@ export function hostTokens(): TokenSource | undefined {
   if (!fragment && !framed) { return undefined; }
   // the fragment is read once and removed, so it is not left in the address bar or copied links
   if (fragment) { history.replaceState(null, "", location.pathname + location.search); }
-  let first: string | undefined = fragment ?? undefined;
+  // every join (team room, each conversation) takes the current token while it has a minute left
+  let current: string | undefined = fragment ?? undefined;
   return async () => {
-    if (first) { const token = first; first = undefined; return token; }
-    return askHost();
+    const exp = current ? readClaims(current)?.exp : undefined;
+    if (current && exp !== undefined && exp - Date.now() / 1000 > 60) { return current; }
+    current = await askHost();
+    return current;
   };
 }
 

@@ -39,8 +39,7 @@ export function Widget() {
       void (async () => {
         let first: string;
         try { first = await host(); } catch (e) { setError(strings.signInFailed(describe(e))); return; }
-        let once: string | undefined = first;
-        void start(async () => { if (once) { const t = once; once = undefined; return t; } return host(); }, readClaims(first)?.sub);
+        void start(host, readClaims(first)?.sub);
       })();
       return;
     }
