@@ -103,6 +103,7 @@ export const strings = {
   showPast: "Load past conversations",
   noPast: "No earlier conversations.",
   conversationData: "Conversation",
+  people: "People",
   started: "Started",
   messages: (n: number) => `${n} messages`,
   cannedReplies: "Canned replies",

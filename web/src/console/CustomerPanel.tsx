@@ -41,7 +41,7 @@ export function CustomerPanel({ connection, customerId }: { connection: ChatConn
             <dt>id</dt><dd>{conversation.id}</dd>
             <dt>{strings.started}</dt><dd>{new Date(conversation.startedAt).toLocaleString()}</dd>
             {conversation.status && <><dt>{strings.status}</dt><dd>{conversation.status}</dd></>}
-            <dt>{strings.role}</dt><dd>{participants.map((p) => `${p.name} (${p.role})`).join(", ")}</dd>
+            <dt>{strings.people}</dt><dd>{participants.map((p) => `${p.name} (${p.role})`).join(", ")}</dd>
           </dl>
         </section>
       )}

@@ -1,4 +1,4 @@
-import { useMemo } from "preact/hooks";
+import { useLayoutEffect, useMemo, useRef } from "preact/hooks";
 import type { ChatMessage } from "../../../client";
 import { strings } from "../strings";
 import { Linkified } from "./Linkified";
@@ -28,6 +28,13 @@ export function Transcript(props: TranscriptProps) {
   const { messages, ended, pending, version, me, readByOthers, delivered } = props;
   const rows = useMemo(() => [...messages.values()].sort((a, b) => a.seq - b.seq), [version]);
   const storedIds = useMemo(() => new Set(rows.map((m) => m.id)), [rows]);
+  // follow new messages while the reader is at the bottom; one scrolled up to read stays put
+  const list = useRef<HTMLOListElement>(null);
+  const atBottom = useRef(true);
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && atBottom.current) { el.scrollTop = el.scrollHeight; }
+  }, [version, pending.length]);
   const items: any[] = [];
   let conversation: string | undefined;
   const closeConversation = (id: string | undefined) => {
@@ -65,5 +72,10 @@ export function Transcript(props: TranscriptProps) {
       </li>,
     );
   }
-  return <ol id={props.id} class={`messages ${props.className ?? ""}`} aria-live="polite" aria-relevant="additions" tabIndex={0}>{items}</ol>;
+  return (
+    <ol id={props.id} ref={list} class={`messages ${props.className ?? ""}`} aria-live="polite" aria-relevant="additions" tabIndex={0}
+      onScroll={(e) => { const el = e.currentTarget; atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40; }}>
+      {items}
+    </ol>
+  );
 }
