@@ -1,5 +1,6 @@
 import { who, type ChatClient } from "../conversation/context";
 import { csatRequests } from "../conversation/csat";
+import { joinEvents } from "../conversation/joinEvents";
 import { conversationRequests } from "../conversation/requests";
 import { deskRequests, type DeskHost } from "../desk/actions";
 import { CustomerDesk } from "../desk/CustomerDesk";
@@ -19,7 +20,7 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
   readonly desk = new CustomerDesk(this);
 
   protected async started() {
-    this.extensions.push(this.desk);
+    this.extensions.push(this.desk, joinEvents);
   }
 
   /** An agent's customer rooms are counted cluster-wide for MAX_ROOMS_PER_AGENT. */

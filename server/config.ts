@@ -110,6 +110,8 @@ export interface Config {
   webPages: boolean;
   /** origins whose pages may frame the widget (embed.js), besides this one */
   widgetEmbedOrigins: string[];
+  /** "<name> joined the conversation" events in transcripts when an agent or bot joins (conversation/joinEvents.ts) */
+  transcriptJoinEvents: boolean;
 }
 
 /** Days as ms; fractions allowed (tests use seconds); 0 or unset: keep forever. */
@@ -214,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     devRoutes: development && authSecret === DEV_SECRET,
     webPages: env.WEB_PAGES === "true",
     widgetEmbedOrigins: embedOrigins(env.WIDGET_EMBED_ORIGINS),
+    transcriptJoinEvents: env.TRANSCRIPT_JOIN_EVENTS === "true",
     httpBodyMaxBytes: int(env, "HTTP_BODY_MAX_BYTES", 64 * 1024, 1024),
     corsOrigins: (env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean),
     monitorAllowActions: env.MONITOR_ALLOW_ACTIONS === "true",

@@ -77,6 +77,8 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await shot(alice, "02-agent-offer");
     await offered.locator("button").click();
     await pane(alice).locator(".messages li", { hasText: "my parcel is missing" }).waitFor();
+    // TRANSCRIPT_JOIN_EVENTS: the customer sees who came, by the agent's display name
+    await customer.locator("#messages li.event", { hasText: "alice joined the conversation" }).waitFor();
 
     await pane(alice).locator(".text").pressSequentially("Let me ch", { delay: 15 });
     await customer.locator("#typing", { hasText: "alice is typing" }).waitFor();
@@ -110,6 +112,7 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await alice.reload();
     await pane(alice).locator(".messages li", { hasText: "my parcel is missing" }).waitFor();
     await pane(alice).locator("li.note", { hasText: "VIP customer" }).waitFor();
+    assert.equal(await customer.locator("#messages li.event", { hasText: "alice joined" }).count(), 1, "a reload is no new join");
     await shot(alice, "05-agent-after-reload");
   });
 

@@ -37,9 +37,7 @@ export async function buildWeb() {
 export async function startWebServer(extra: Record<string, string> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cc-web-"));
   const port = await freePort();
-  const env = { NODE_ENV: "development", AUTH_SECRET: "", DATABASE_URL: `sqlite:${path.join(dir, "chat.sqlite")}`, LOG_LEVEL: "warn", ...extra };
-  // LOG_LEVEL=warn hides "listening": the helper waits for it, so keep info
-  env.LOG_LEVEL = "info";
+  const env = { NODE_ENV: "development", AUTH_SECRET: "", DATABASE_URL: `sqlite:${path.join(dir, "chat.sqlite")}`, TRANSCRIPT_JOIN_EVENTS: "true", ...extra };
   let server: ServerProcess = await startServerProcess(env, port);
   return {
     get url() { return server.url; },
