@@ -57,6 +57,7 @@ export interface Requests {
     answer: { requestId: string; kind: string; roomId: string; roomKind: string; customerId: string; conversationId: string };
   };
   status: { payload: { status: AgentStatus; maxConversations?: number }; answer: { maxConversations: number } };
+  wrap_up_reasons: { payload: Record<string, never>; answer: { reasons: string[]; required: boolean } };
   csat: { payload: { conversationId: string; rating: number; comment?: string }; answer: { rating: number; at: number } };
 }
 

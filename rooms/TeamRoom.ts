@@ -3,6 +3,7 @@ import { who } from "../conversation/context";
 import { conversationRequests } from "../conversation/requests";
 import { refusedInTeamRooms } from "../desk/actions";
 import { TeamDesk, type LiveInfo, type TeamContext } from "../desk/TeamDesk";
+import { wrapUpReasonsFor } from "../desk/wrapUp";
 import { TeamState } from "../schema/TeamState";
 import type { RequestTable } from "../server/policy/requestTable";
 import type { QueuedRequest } from "../server/store/types";
@@ -32,6 +33,9 @@ export abstract class TeamRoom extends RoomActor<TeamState> implements TeamConte
       ...refusedInTeamRooms<TeamRoom>(),
       accept: { run: ({ room, client, payload }) => room.desk.accept(who(client), payload) },
       status: { run: ({ room, client, payload }) => room.desk.setStatus(who(client), payload) },
+      wrap_up_reasons: {
+        run: ({ room }) => ({ reasons: wrapUpReasonsFor(room.services.config, room.roomId.slice("team-".length)), required: room.services.config.wrapUpRequired }),
+      },
     };
     return table as RequestTable<this, ChatClient>;
   }

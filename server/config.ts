@@ -110,6 +110,10 @@ export interface Config {
   webPages: boolean;
   /** origins whose pages may frame the widget (embed.js), besides this one */
   widgetEmbedOrigins: string[];
+  /** wrap-up reasons per team id ("*": every other team), WRAP_UP_REASONS; desk/wrapUp.ts */
+  wrapUpReasons: Record<string, string[]>;
+  /** an `end` in a team with a list must name one of its reasons */
+  wrapUpRequired: boolean;
   /** "<name> joined the conversation" events in transcripts when an agent or bot joins (conversation/joinEvents.ts) */
   transcriptJoinEvents: boolean;
 }
@@ -217,6 +221,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webPages: env.WEB_PAGES === "true",
     widgetEmbedOrigins: embedOrigins(env.WIDGET_EMBED_ORIGINS),
     transcriptJoinEvents: env.TRANSCRIPT_JOIN_EVENTS === "true",
+    wrapUpReasons: parseWrapUpReasons(env.WRAP_UP_REASONS),
+    wrapUpRequired: env.WRAP_UP_REQUIRED === "true",
     httpBodyMaxBytes: int(env, "HTTP_BODY_MAX_BYTES", 64 * 1024, 1024),
     corsOrigins: (env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean),
     monitorAllowActions: env.MONITOR_ALLOW_ACTIONS === "true",
@@ -244,4 +250,19 @@ function embedOrigins(value: string | undefined): string[] {
     }
   }
   return origins;
+}
+
+/** WRAP_UP_REASONS: `team=reason|reason;other=…` (`*`: every team without its own list); desk/wrapUp.ts applies it. */
+export function parseWrapUpReasons(value: string | undefined): Record<string, string[]> {
+  const teams: Record<string, string[]> = {};
+  for (const part of (value ?? "").split(";").map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const team = eq > 0 ? part.slice(0, eq).trim() : "";
+    const reasons = part.slice(eq + 1).split("|").map((r) => r.trim()).filter(Boolean);
+    if (!/^(\*|[A-Za-z0-9_-]{1,64})$/.test(team) || reasons.length === 0 || reasons.some((r) => r.length > 200)) {
+      throw new Error(`WRAP_UP_REASONS: "${part}" is not team=reason|reason (reasons up to 200 characters)`);
+    }
+    teams[team] = reasons;
+  }
+  return teams;
 }

@@ -25,6 +25,7 @@ const CLASS_OF: ReadonlyMap<string, BudgetClass> = new Map<string, BudgetClass>(
   ["accept", "desk"],
   ["status", "desk"],
   ["csat", "desk"],
+  ["wrap_up_reasons", "query"],
 ]);
 
 /** The class of a request or plain message type; unknown types cost like a signal. */

@@ -39,6 +39,8 @@ export const schemas = {
   refresh: z.object({ token: z.string().min(1).max(8192) }),
   // the customer's rating of an ended conversation (conversation/csat.ts)
   csat: z.object({ conversationId: id, rating: z.number().int().min(1).max(5), comment: textField(1000).optional() }),
+  // the wrap-up reasons of the team room's team (desk/wrapUp.ts)
+  wrap_up_reasons: z.object({}).optional(),
   status: z.object({ status: z.enum(["available", "busy", "away"]), maxConversations: z.number().int().min(1).max(50).optional() }),
 };
 

@@ -84,6 +84,7 @@ export const strings = {
   notePlaceholder: "Internal note: only agents see it",
   end: "End conversation",
   wrapUp: "Wrap-up reason",
+  /** suggestions when the team has no WRAP_UP_REASONS of its own */
   wrapUpReasons: ["resolved", "follow-up needed", "no response", "spam", "other"],
   confirmEnd: "End",
   cancel: "Cancel",

@@ -100,6 +100,8 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
   const [active, setActive] = useState<string>();
   const [unread, setUnread] = useState<Record<string, number>>({});
   const [error, setError] = useState("");
+  const [wrapUp, setWrapUp] = useState<{ reasons: string[]; required: boolean }>({ reasons: [], required: false });
+  useEffect(() => { team.request("wrap_up_reasons", {}).then(setWrapUp, () => { /* an older server: the built-in suggestions */ }); }, [team]);
   // rooms opened or being opened, known at once (state listeners see no stale list)
   const known = useRef(new Set<string>()).current;
   const restored = useRef(false);
@@ -191,7 +193,7 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
           <div id="panes" class="grow">
             {open.length === 0 && <p class="empty">{strings.noConversations}</p>}
             {open.map((o) => (
-              <Pane key={o.roomId} me={me} item={o} team={team} hidden={o.roomId !== active}
+              <Pane key={o.roomId} me={me} item={o} team={team} hidden={o.roomId !== active} wrapUpReasons={wrapUp.reasons}
                 onUnread={(n) => setUnread((u) => (u[o.roomId] === n ? u : { ...u, [o.roomId]: n }))}
                 onClose={() => close(o.roomId)} />
             ))}

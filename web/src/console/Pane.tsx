@@ -11,8 +11,8 @@ import { CustomerPanel } from "./CustomerPanel";
 type Dialog = "none" | "transfer" | "invite" | "end";
 
 /** One open conversation: actions, transcript with notes, composer, and the customer beside it. */
-export function Pane({ me, item, team, hidden, onUnread, onClose }: {
-  me: Me; item: Open; team: ChatConnection<"team">; hidden: boolean; onUnread(n: number): void; onClose(): void;
+export function Pane({ me, item, team, hidden, wrapUpReasons, onUnread, onClose }: {
+  me: Me; item: Open; team: ChatConnection<"team">; hidden: boolean; wrapUpReasons: string[]; onUnread(n: number): void; onClose(): void;
 }) {
   const { connection } = item;
   const chat = useChat(connection);
@@ -71,7 +71,7 @@ export function Pane({ me, item, team, hidden, onUnread, onClose }: {
             onSubmit={(to) => act(() => connection.invite({ userId: to.replace(/^team:/, "") }), strings.invited(to))}
             onCancel={() => setDialog("none")} />
         )}
-        {dialog === "end" && <WrapUp onSubmit={(reason) => act(() => connection.end(reason))} onCancel={() => setDialog("none")} />}
+        {dialog === "end" && <WrapUp reasons={wrapUpReasons.length ? wrapUpReasons : strings.wrapUpReasons} onSubmit={(reason) => act(() => connection.end(reason))} onCancel={() => setDialog("none")} />}
         {notice && <p role="status" class="muted" style="margin: 4px 8px">{notice}</p>}
         <Transcript {...chat} me={me.id} readByOthers={readByOthers} delivered={people.some((p) => p.role === "customer" && p.connected)}
           onRetry={chat.retry} className="grow" />
@@ -101,13 +101,13 @@ function TargetForm({ label, agents, className, onSubmit, onCancel }: {
 }
 
 /** The end asks for a wrap-up reason: it is the `end` request's reason, stored with the conversation. */
-function WrapUp({ onSubmit, onCancel }: { onSubmit(reason: string): void; onCancel(): void }) {
-  const [reason, setReason] = useState(strings.wrapUpReasons[0]);
+function WrapUp({ reasons, onSubmit, onCancel }: { reasons: string[]; onSubmit(reason: string): void; onCancel(): void }) {
+  const [reason, setReason] = useState(reasons[0]);
   return (
     <form class="dialog wrapup" onSubmit={(e) => { e.preventDefault(); onSubmit(reason); }}>
       <label for="wrapup-reason">{strings.wrapUp}</label>
       <select id="wrapup-reason" value={reason} onChange={(e) => setReason((e.target as HTMLSelectElement).value)}>
-        {strings.wrapUpReasons.map((r) => <option key={r} value={r}>{r}</option>)}
+        {reasons.map((r) => <option key={r} value={r}>{r}</option>)}
       </select>
       <button type="submit" class="danger">{strings.confirmEnd}</button>
       <button type="button" class="secondary" onClick={onCancel}>{strings.cancel}</button>
