@@ -57,6 +57,8 @@ export interface Requests {
     answer: { requestId: string; kind: string; roomId: string; roomKind: string; customerId: string; conversationId: string };
   };
   status: { payload: { status: AgentStatus; maxConversations?: number }; answer: { maxConversations: number } };
+  canned: { payload: Record<string, never>; answer: { replies: Array<{ shortcut: string; text: string }> } };
+  canned_set: { payload: { replies: Array<{ shortcut: string; text: string }> }; answer: { replies: Array<{ shortcut: string; text: string }> } };
   wrap_up_reasons: { payload: Record<string, never>; answer: { reasons: string[]; required: boolean } };
   csat: { payload: { conversationId: string; rating: number; comment?: string }; answer: { rating: number; at: number } };
 }

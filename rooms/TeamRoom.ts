@@ -4,6 +4,7 @@ import { conversationRequests } from "../conversation/requests";
 import { refusedInTeamRooms } from "../desk/actions";
 import { TeamDesk, type LiveInfo, type TeamContext } from "../desk/TeamDesk";
 import { wrapUpReasonsFor } from "../desk/wrapUp";
+import { cannedRequests } from "../desk/canned";
 import { TeamState } from "../schema/TeamState";
 import type { RequestTable } from "../server/policy/requestTable";
 import type { QueuedRequest } from "../server/store/types";
@@ -31,6 +32,7 @@ export abstract class TeamRoom extends RoomActor<TeamState> implements TeamConte
     const table: RequestTable<TeamRoom, ChatClient> = {
       ...conversationRequests,
       ...refusedInTeamRooms<TeamRoom>(),
+      ...cannedRequests,
       accept: { run: ({ room, client, payload }) => room.desk.accept(who(client), payload) },
       status: { run: ({ room, client, payload }) => room.desk.setStatus(who(client), payload) },
       wrap_up_reasons: {

@@ -760,6 +760,19 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await store.saveQueue(team, []);
         assert.deepEqual(await store.loadQueue(team), []);
       });
+
+      it("saves and loads a team's canned replies whole, per team", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        assert.deepEqual(await store.loadCanned(team), []);
+        const replies = [{ shortcut: "hello", text: "Hello {{customer.name}} ✓ \"q\"" }, { shortcut: "bye", text: "Bye" }];
+        await store.saveCanned(team, replies);
+        assert.deepEqual(await store.loadCanned(team), replies);
+        assert.deepEqual(await store.loadCanned(`${team}-other`), []);
+        await store.saveCanned(team, [replies[1]]);
+        assert.deepEqual(await store.loadCanned(team), [replies[1]], "replaced as a whole");
+        await store.saveCanned(team, []);
+        assert.deepEqual(await store.loadCanned(team), []);
+      });
     });
   });
 }

@@ -134,6 +134,11 @@ describe("web: a day with the widget and the agent console in Chromium", functio
   it("a supervisor monitors, whispers and barges in", async () => {
     sue = await page({ viewport: { width: 1280, height: 800 } });
     await signIn(sue, "sue", "supervisor");
+    // the team's canned replies are the supervisor's to keep (canned_set)
+    await sue.locator("#canned-shortcut").fill("hello");
+    await sue.locator("#canned-text").fill("Hello {{customer.name}}, I am {{agent.name}}. How can I help?");
+    await sue.locator(".canned-editor [type=submit]").click();
+    await sue.locator(".canned-editor li", { hasText: "/hello" }).waitFor();
     await sue.locator("#live li", { hasText: "ann-example" }).locator("button").click();
     await pane(sue).locator(".messages li", { hasText: "Bob here" }).waitFor();
     await say(pane(sue), "Offer the express refund");

@@ -161,7 +161,7 @@ async function resolveRoom(
   throw new AuthError("invalid_options", `unknown room ${roomName}`);
 }
 
-export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge" | "rate";
+export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge" | "rate" | "manage_canned";
 
 /** Actions inside a room the identity has already joined: the table's action rows. */
 export function may(identity: Identity, action: Action): boolean {
@@ -176,6 +176,7 @@ export function may(identity: Identity, action: Action): boolean {
     // and only while monitoring: checked by the room, which knows how the client joined
     case "barge": return identity.role === "supervisor";
     case "rate": return identity.role === "customer";
+    case "manage_canned": return identity.role === "supervisor";
   }
 }
 

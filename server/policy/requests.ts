@@ -15,6 +15,8 @@ const limit = z.number().int().min(1);
 // the text rules live with the base layer, where tokens (server/auth.ts) use them too
 export { codePoints, isBlank, normaliseText, textField } from "../text";
 
+const cannedReply = z.object({ shortcut: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must match [A-Za-z0-9_-]{1,32}"), text: textField(1000) });
+
 /** end, transfer, invite and handover reasons: stored in the conversation and its events */
 const reason = textField(200);
 
@@ -39,6 +41,9 @@ export const schemas = {
   refresh: z.object({ token: z.string().min(1).max(8192) }),
   // the customer's rating of an ended conversation (conversation/csat.ts)
   csat: z.object({ conversationId: id, rating: z.number().int().min(1).max(5), comment: textField(1000).optional() }),
+  // a team's canned replies (desk/canned.ts, server/http/cannedApi.ts)
+  canned: z.object({}).optional(),
+  canned_set: z.object({ replies: z.array(cannedReply).max(100) }),
   // the wrap-up reasons of the team room's team (desk/wrapUp.ts)
   wrap_up_reasons: z.object({}).optional(),
   status: z.object({ status: z.enum(["available", "busy", "away"]), maxConversations: z.number().int().min(1).max(50).optional() }),

@@ -1,6 +1,6 @@
 import { conversationEnded, conversationNotActive, conversationNotEnded, conversationNotFound, otherConversationActive, roomNotFound } from "./errors";
 import type {
-  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
@@ -184,8 +184,11 @@ export class MemoryStore implements RoomStore {
   private leases = new Map<string, number>();
 
   private queues = new Map<string, QueuedRequest[]>();
+  private canned = new Map<string, CannedReply[]>();
 
   async saveQueue(teamId: string, requests: QueuedRequest[]) { this.queues.set(teamId, copy(requests)); }
+  async saveCanned(teamId: string, replies: CannedReply[]) { if (replies.length) { this.canned.set(teamId, copy(replies)); } else { this.canned.delete(teamId); } }
+  async loadCanned(teamId: string) { return copy(this.canned.get(teamId) ?? []); }
   async loadQueue(teamId: string) { return copy(this.queues.get(teamId) ?? []); }
 
   async claim(name: string, ttlMs: number) {

@@ -13,7 +13,7 @@ import {
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
   OutboxEvents, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
@@ -251,6 +251,17 @@ export class PostgresStore implements RoomStore {
     if (requests.length === 0) { await this.q("DELETE FROM cc_team_queues WHERE team_id = $1", [teamId]); return; }
     await this.q("INSERT INTO cc_team_queues (team_id, requests) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests",
       [teamId, JSON.stringify(requests)]);
+  }
+
+  async saveCanned(teamId: string, replies: CannedReply[]) {
+    if (replies.length === 0) { await this.q("DELETE FROM cc_team_canned WHERE team_id = $1", [teamId]); return; }
+    await this.q("INSERT INTO cc_team_canned (team_id, replies) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET replies = excluded.replies",
+      [teamId, JSON.stringify(replies)]);
+  }
+
+  async loadCanned(teamId: string): Promise<CannedReply[]> {
+    const { rows } = await this.q("SELECT replies FROM cc_team_canned WHERE team_id = $1", [teamId]);
+    return rows[0] ? JSON.parse(rows[0].replies) : [];
   }
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {

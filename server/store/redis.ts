@@ -6,7 +6,7 @@ import {
 } from "./redisCodec";
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
-  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
@@ -239,6 +239,16 @@ export class RedisStore implements RoomStore {
 
   async saveQueue(teamId: string, requests: QueuedRequest[]) {
     await this.redis.set(`${this.prefix}queue:{team-${teamId}}`, JSON.stringify(requests));
+  }
+
+  async saveCanned(teamId: string, replies: CannedReply[]) {
+    const key = `${this.prefix}canned:{team-${teamId}}`;
+    if (replies.length === 0) { await this.redis.del(key); } else { await this.redis.set(key, JSON.stringify(replies)); }
+  }
+
+  async loadCanned(teamId: string): Promise<CannedReply[]> {
+    const raw = await this.redis.get(`${this.prefix}canned:{team-${teamId}}`);
+    return raw ? JSON.parse(raw) : [];
   }
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {

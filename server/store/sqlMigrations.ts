@@ -153,10 +153,16 @@ CREATE INDEX cc_messages_search_gin ON cc_messages USING gin (search);
 CREATE INDEX cc_messages_sent_at ON cc_messages (sent_at);
 `;
 
+/** What the pages need: a conversation's CSAT answer (JSON), a team's canned replies (JSON list). */
+const WEB_TABLES = `
+ALTER TABLE cc_conversations ADD COLUMN csat text;
+CREATE TABLE cc_team_canned (team_id text PRIMARY KEY, replies text NOT NULL);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
-  { version: 3, name: "conversation ratings (csat)", sql: "ALTER TABLE cc_conversations ADD COLUMN csat text;" },
+  { version: 3, name: "conversation ratings (csat), team canned replies", sql: WEB_TABLES },
 ];
 
 /**
@@ -201,5 +207,5 @@ $fn$;
 export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("bigint", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY") + APPEND_FUNCTION },
   { version: 2, name: "records: sender index, tsvector search, audit, ended index", sql: POSTGRES_RECORDS },
-  { version: 3, name: "conversation ratings (csat)", sql: "ALTER TABLE cc_conversations ADD COLUMN csat text;" },
+  { version: 3, name: "conversation ratings (csat), team canned replies", sql: WEB_TABLES },
 ];

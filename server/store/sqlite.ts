@@ -10,7 +10,7 @@ import {
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, PageQuery,
   QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
@@ -278,6 +278,8 @@ export class SqliteStore implements RoomStore {
   claim(name: string, ttlMs: number) { return this.run(() => side.claim(this.db, name, ttlMs)); }
   saveQueue(teamId: string, requests: QueuedRequest[]) { return this.run(() => side.saveQueue(this.db, teamId, requests)); }
   loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
+  saveCanned(teamId: string, replies: CannedReply[]) { return this.run(() => side.saveCanned(this.db, teamId, replies)); }
+  loadCanned(teamId: string) { return this.run(() => side.loadCanned(this.db, teamId)); }
   appendOutbox(roomId: string, payloads: string[]) { return this.run(() => side.appendOutbox(this.db, roomId, payloads)); }
   readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
   removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }

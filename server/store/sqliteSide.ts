@@ -1,5 +1,5 @@
 import type { SqliteDb } from "./sqliteDb";
-import type { OutboxEntry, QueuedRequest } from "./types";
+import type { CannedReply, OutboxEntry, QueuedRequest } from "./types";
 
 /*
  * The SQLite store's tables beside the room record: idle deadlines, leases, team
@@ -37,6 +37,17 @@ export function saveQueue(db: SqliteDb, teamId: string, requests: QueuedRequest[
 export function loadQueue(db: SqliteDb, teamId: string): QueuedRequest[] {
   const row = db.stmt("SELECT requests FROM cc_team_queues WHERE team_id = ?").get(teamId) as { requests: string } | undefined;
   return row ? JSON.parse(row.requests) : [];
+}
+
+export function saveCanned(db: SqliteDb, teamId: string, replies: CannedReply[]) {
+  if (replies.length === 0) { db.stmt("DELETE FROM cc_team_canned WHERE team_id = ?").run(teamId); return; }
+  db.stmt("INSERT INTO cc_team_canned (team_id, replies) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET replies = excluded.replies")
+    .run(teamId, JSON.stringify(replies));
+}
+
+export function loadCanned(db: SqliteDb, teamId: string): CannedReply[] {
+  const row = db.stmt("SELECT replies FROM cc_team_canned WHERE team_id = ?").get(teamId) as { replies: string } | undefined;
+  return row ? JSON.parse(row.replies) : [];
 }
 
 export function appendOutbox(db: SqliteDb, roomId: string, payloads: string[]) {

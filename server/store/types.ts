@@ -68,6 +68,12 @@ export interface ConversationRecord {
   csat?: CsatRecord;
 }
 
+/** A team's canned reply: typed as `/shortcut` in the console; placeholders like {{customer.name}} are filled there. */
+export interface CannedReply {
+  shortcut: string;
+  text: string;
+}
+
 /** A customer's satisfaction answer for one ended conversation; a new answer replaces the old. */
 export interface CsatRecord {
   rating: number;
@@ -234,6 +240,9 @@ export interface RoomStore {
 
   /** A team's pending conversation requests, written whole by the team room's actor. */
   saveQueue(teamId: string, requests: QueuedRequest[]): Promise<void>;
+  /** the team's canned replies, replaced as a whole (an empty list removes them) */
+  saveCanned(teamId: string, replies: CannedReply[]): Promise<void>;
+  loadCanned(teamId: string): Promise<CannedReply[]>;
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
 
   close(): Promise<void>;

@@ -12,6 +12,7 @@ import { AtomicRedisDriver, KeyedLocalDriver, selectProcessForRoom } from "../cl
 import { IdleSweeper } from "../cluster/sweeper";
 import type { Config } from "../config";
 import { mountAppApi } from "../http/appApi";
+import { mountCannedApi } from "../http/cannedApi";
 import { colyseusLogger } from "../http/colyseusLogger";
 import { installHttpFront, jsonErrors, jsonNotFound } from "../http/front";
 import { mountHealth } from "../http/health";
@@ -85,6 +86,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mountHealth(app, redis);
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
+      mountCannedApi(app, services);
       mountRecordsApi(app, services); // erasure, export, search, audit
       mountWeb(app, config);
       app.use(jsonNotFound(), jsonErrors());

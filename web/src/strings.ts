@@ -109,6 +109,7 @@ export const strings = {
   messages: (n: number) => `${n} messages`,
   cannedReplies: "Canned replies",
   cannedAdd: "Add canned reply",
+  remove: "Remove",
   cannedShortcut: "Shortcut",
   cannedText: "Text ({{customer.name}}, {{agent.name}} allowed)",
   notificationsOn: "Enable desktop notifications",

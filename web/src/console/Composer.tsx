@@ -2,23 +2,23 @@ import { useRef, useState } from "preact/hooks";
 import type { ChatConnection } from "../../../client";
 import { useTyping, type useChat } from "../lib/useChat";
 import { strings } from "../strings";
-import { fill, loadCanned, matching, type Canned } from "./canned";
+import { fill, matching, type Canned } from "./canned";
 
 /**
  * Reply or note, said out loud: a two-way switch that goes back to "reply" after every
  * send, so a note is never sent as a reply by a box left ticked (nor the other way).
  * A monitoring supervisor writes notes only (the whisper). `/` opens canned replies.
  */
-export function Composer({ connection, chat, monitor, disabled, values, team }: {
+export function Composer({ connection, chat, monitor, disabled, values, cannedReplies }: {
   connection: ChatConnection<any>; chat: ReturnType<typeof useChat>; monitor: boolean; disabled: boolean;
-  values: Record<string, string>; team: string;
+  values: Record<string, string>; cannedReplies: Canned[];
 }) {
   const [mode, setMode] = useState<"text" | "note">("text");
   const [text, setText] = useState("");
   const [selected, setSelected] = useState(0);
   const input = useRef<HTMLTextAreaElement>(null);
   const typing = useTyping(connection);
-  const canned = matching(loadCanned(team), text);
+  const canned = matching(cannedReplies, text);
   const kind = monitor ? "note" : mode;
 
   function send(event?: Event) {

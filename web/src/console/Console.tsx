@@ -8,6 +8,7 @@ import { strings } from "../strings";
 import { canNotify, notify, ping, setTitle, unlockSound } from "./alerts";
 import { Pane } from "./Pane";
 import { Sidebar } from "./Sidebar";
+import type { Canned } from "./canned";
 
 export interface Me { id: string; name: string; role: string; team: string; tokens: TokenSource }
 export interface Open { roomId: string; customerId: string; connection: ChatConnection<any>; monitor: boolean }
@@ -101,7 +102,11 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
   const [unread, setUnread] = useState<Record<string, number>>({});
   const [error, setError] = useState("");
   const [wrapUp, setWrapUp] = useState<{ reasons: string[]; required: boolean }>({ reasons: [], required: false });
-  useEffect(() => { team.request("wrap_up_reasons", {}).then(setWrapUp, () => { /* an older server: the built-in suggestions */ }); }, [team]);
+  const [canned, setCanned] = useState<Canned[]>([]);
+  useEffect(() => {
+    team.request("wrap_up_reasons", {}).then(setWrapUp, () => { /* an older server: the built-in suggestions */ });
+    team.request("canned", {}).then((answer) => setCanned(answer.replies), () => { /* none */ });
+  }, [team]);
   // rooms opened or being opened, known at once (state listeners see no stale list)
   const known = useRef(new Set<string>()).current;
   const restored = useRef(false);
@@ -188,12 +193,13 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
       {error && <p role="alert" class="error" style="padding: 0 12px">{error}</p>}
       <div id="desk" class="desk">
         <Sidebar me={me} team={team} open={open} active={active} unread={unread}
-          onAccept={accept} onSelect={setActive} onMonitor={(roomId, customerId) => void openRoom(roomId, customerId, true)} />
+          onAccept={accept} onSelect={setActive} onMonitor={(roomId, customerId) => void openRoom(roomId, customerId, true)}
+          canned={canned} onCanned={setCanned} />
         <section class="work" aria-label={strings.myConversations}>
           <div id="panes" class="grow">
             {open.length === 0 && <p class="empty">{strings.noConversations}</p>}
             {open.map((o) => (
-              <Pane key={o.roomId} me={me} item={o} team={team} hidden={o.roomId !== active} wrapUpReasons={wrapUp.reasons}
+              <Pane key={o.roomId} me={me} item={o} team={team} hidden={o.roomId !== active} wrapUpReasons={wrapUp.reasons} canned={canned}
                 onUnread={(n) => setUnread((u) => (u[o.roomId] === n ? u : { ...u, [o.roomId]: n }))}
                 onClose={() => close(o.roomId)} />
             ))}

@@ -7,12 +7,13 @@ import { strings } from "../strings";
 import { Composer } from "./Composer";
 import type { Me, Open } from "./Console";
 import { CustomerPanel } from "./CustomerPanel";
+import type { Canned } from "./canned";
 
 type Dialog = "none" | "transfer" | "invite" | "end";
 
 /** One open conversation: actions, transcript with notes, composer, and the customer beside it. */
-export function Pane({ me, item, team, hidden, wrapUpReasons, onUnread, onClose }: {
-  me: Me; item: Open; team: ChatConnection<"team">; hidden: boolean; wrapUpReasons: string[]; onUnread(n: number): void; onClose(): void;
+export function Pane({ me, item, team, hidden, wrapUpReasons, canned, onUnread, onClose }: {
+  me: Me; item: Open; team: ChatConnection<"team">; hidden: boolean; wrapUpReasons: string[]; canned: Canned[]; onUnread(n: number): void; onClose(): void;
 }) {
   const { connection } = item;
   const chat = useChat(connection);
@@ -77,7 +78,7 @@ export function Pane({ me, item, team, hidden, wrapUpReasons, onUnread, onClose 
           onRetry={chat.retry} className="grow" />
         <p class="typing" hidden={typingNames.length === 0}>{typingNames.length ? strings.typing(typingNames) : ""}</p>
         <Composer connection={connection} chat={chat} monitor={monitor} disabled={ended && !monitor}
-          values={{ "customer.name": customerName, "customer.id": item.customerId, "agent.name": me.name }} team={me.team} />
+          values={{ "customer.name": customerName, "customer.id": item.customerId, "agent.name": me.name }} cannedReplies={canned} />
       </div>
       <CustomerPanel connection={connection} customerId={item.customerId} />
     </div>

@@ -4,6 +4,8 @@ import { describe } from "../lib/connect";
 import { duration } from "../lib/time";
 import { strings } from "../strings";
 import type { Me, Open } from "./Console";
+import { CannedEditor } from "./CannedEditor";
+import type { Canned } from "./canned";
 
 interface Props {
   me: Me;
@@ -14,6 +16,8 @@ interface Props {
   onAccept(request: { id: string }): void;
   onSelect(roomId: string): void;
   onMonitor(roomId: string, customerId: string): void;
+  canned: Canned[];
+  onCanned(list: Canned[]): void;
 }
 
 /** Status, the queue with waits, the agent's conversations (unread, search), and the supervisor's view of the team. */
@@ -84,6 +88,7 @@ export function Sidebar(props: Props) {
           </ul>
         </section>
       )}
+      {me.role === "supervisor" && <CannedEditor team={team} replies={props.canned} onChange={props.onCanned} />}
     </aside>
   );
 }
