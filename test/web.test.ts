@@ -206,9 +206,15 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await frame.locator("#start [type=submit]").tap();
     await frame.locator("#text").fill("Writing from my phone");
     await frame.locator("#text").press("Enter");
-    await frame.locator("#messages li.mine", { hasText: "Writing from my phone" }).waitFor();
+    await frame.locator("#messages li.mine:not(.sending)", { hasText: "Writing from my phone" }).waitFor();
     const [scroll, width] = await phone.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
     assert.ok(scroll <= width);
+    // the launcher is hidden under the full-screen panel: the panel's own button closes it
+    await frame.getByRole("button", { name: "Close chat" }).tap();
+    await phone.locator(".cc-frame").waitFor({ state: "hidden" });
+    await phone.tap(".cc-launcher");
+    const panel = await frame.locator(".panel").boundingBox();
+    assert.equal(panel?.width, 390, "the chat panel is as wide as the phone");
     await shot(phone, "12-phone");
   });
 

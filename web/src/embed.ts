@@ -40,7 +40,8 @@
       frame = document.createElement("iframe");
       frame.className = "cc-frame";
       frame.title = label;
-      frame.src = `${origin}/index.html${tokenUrl ? "?host=1" : ""}`;
+      // embed: the panel shows its own close button (the launcher is hidden on phones); host: tokens come from here
+      frame.src = `${origin}/index.html?embed=1${tokenUrl ? "&host=1" : ""}`;
       frame.allow = "clipboard-write";
       document.body.append(frame);
     }

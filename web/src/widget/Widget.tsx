@@ -9,7 +9,7 @@ import { strings } from "../strings";
 import { Csat } from "./Csat";
 import { QueueInfo } from "./QueueInfo";
 
-const embedded = new URLSearchParams(location.search).has("host");
+const embedded = new URLSearchParams(location.search).has("embed");
 const host = hostTokens();
 
 /** The customer's chat: the panel embed.js frames, or a page of its own. */
