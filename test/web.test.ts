@@ -98,6 +98,20 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await shot(alice, "04-agent-read-marks");
   });
 
+  it("a closed panel reads nothing; the launcher counts what waits", async () => {
+    await customerPage.click(".cc-launcher");
+    await customerPage.locator(".cc-frame").waitFor({ state: "hidden" });
+    await say(pane(alice), "Are you still there?");
+    await customerPage.locator(".cc-launcher[data-unread='1']").waitFor();
+    await shot(customerPage, "04b-customer-launcher-unread");
+    await customerPage.waitForTimeout(500);
+    const mark = pane(alice).locator("li.mine", { hasText: "Are you still there?" }).locator(".mark.read");
+    assert.equal(await mark.count(), 0, "not read while the panel is closed");
+    await customerPage.click(".cc-launcher");
+    await mark.waitFor();
+    await customerPage.locator(".cc-launcher[data-unread='0']").waitFor();
+  });
+
   it("a note stays with the agents and the mode goes back to reply", async () => {
     await pane(alice).locator("input.note").check();
     await say(pane(alice), "VIP customer, refund without questions");

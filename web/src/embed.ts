@@ -18,7 +18,9 @@
   const label = script.dataset.label ?? "Chat with us";
   const css = `
     .cc-launcher { position: fixed; right: 20px; bottom: 20px; width: 60px; height: 60px; border-radius: 50%; border: 0; cursor: pointer;
-      background: #1d5fd1; color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.3); z-index: 2147483000; font: 600 26px/1 system-ui, sans-serif; }
+      background: #1d5fd1; color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.3); z-index: 2147483000; display: grid; place-items: center; padding: 0; }
+    .cc-launcher[data-unread]:not([data-unread="0"])::after { content: attr(data-unread); position: absolute; top: -4px; right: -4px; min-width: 20px;
+      height: 20px; border-radius: 10px; background: #b3261e; color: #fff; font: 600 12px/20px system-ui, sans-serif; text-align: center; }
     .cc-launcher:focus-visible { outline: 3px solid #1d5fd1; outline-offset: 3px; }
     .cc-frame { position: fixed; right: 20px; bottom: 92px; width: 380px; height: min(620px, calc(100vh - 112px)); border: 0; border-radius: 12px;
       box-shadow: 0 8px 30px rgba(0,0,0,.3); z-index: 2147483000; background: #fff; }
@@ -31,7 +33,22 @@
   launcher.className = "cc-launcher";
   launcher.setAttribute("aria-label", label);
   launcher.setAttribute("aria-expanded", "false");
-  launcher.textContent = "💬";
+  // drawn, not an emoji: a machine without an emoji font would show a box
+  const icon = (d: string) => {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", d);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  };
+  const BUBBLE = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z";
+  const CROSS = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z";
+  launcher.replaceChildren(icon(BUBBLE));
   let frame: HTMLIFrameElement | undefined;
 
   function open(show: boolean) {
@@ -49,8 +66,10 @@
     frame.hidden = !show;
     document.documentElement.classList.toggle("cc-open", show);
     launcher.setAttribute("aria-expanded", String(show));
-    launcher.textContent = show ? "×" : "💬";
+    launcher.replaceChildren(icon(show ? CROSS : BUBBLE));
     if (show) { frame.focus(); } else { launcher.focus(); }
+    // a hidden frame's document still counts as visible: the panel marks nothing read while closed
+    frame.contentWindow?.postMessage({ type: "cc:visible", visible: show }, origin);
   }
 
   launcher.addEventListener("click", () => open(!frame || Boolean(frame.hidden)));
@@ -58,6 +77,11 @@
   addEventListener("message", async (event) => {
     if (!frame || event.source !== frame.contentWindow || event.origin !== origin) { return; }
     if (event.data?.type === "cc:close") { open(false); }
+    if (event.data?.type === "cc:ready") { frame.contentWindow!.postMessage({ type: "cc:visible", visible: !frame.hidden }, origin); }
+    if (event.data?.type === "cc:unread" && typeof event.data.count === "number") {
+      launcher.dataset.unread = String(event.data.count);
+      launcher.setAttribute("aria-label", event.data.count > 0 ? `${label} (${event.data.count})` : label);
+    }
     if (event.data?.type === "cc:token-request" && tokenUrl) {
       const response = await fetch(tokenUrl, { credentials: "same-origin" });
       const body = response.ok ? await response.json() : undefined;

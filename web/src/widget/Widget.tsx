@@ -8,6 +8,7 @@ import { others, useChat, useTyping } from "../lib/useChat";
 import { strings } from "../strings";
 import { Csat } from "./Csat";
 import { QueueInfo } from "./QueueInfo";
+import { reportUnread, usePanelVisible } from "./visibility";
 
 const embedded = new URLSearchParams(location.search).has("embed");
 const host = hostTokens();
@@ -92,20 +93,17 @@ function Chat({ connection, me }: { connection: ChatConnection<"contact_center">
   const lastEnded = [...chat.ended.keys()].pop();
   const active = conversation && conversation.status !== "ended" ? conversation : undefined;
 
+  const shown = usePanelVisible();
   useEffect(() => { input.current?.focus(); }, []);
 
-  // what a visible page shows has been read
+  // what the customer can see has been read; what waits unread counts on the host's launcher
   useEffect(() => {
-    const markRead = () => {
-      const last = Math.max(0, ...[...chat.messages.values()].filter((m) => m.senderId !== me).map((m) => m.seq));
-      const mine = connection.state?.conversation?.participants?.get(me);
-      if (document.visibilityState === "visible" && mine && mine.readSeq < last && connection.connected) { connection.read(last).catch(() => {}); }
-    };
-    markRead();
-    addEventListener("focus", markRead);
-    document.addEventListener("visibilitychange", markRead);
-    return () => { removeEventListener("focus", markRead); document.removeEventListener("visibilitychange", markRead); };
-  }, [chat.version, chat.tick]);
+    const mine = connection.state?.conversation?.participants?.get(me);
+    const fromOthers = [...chat.messages.values()].filter((m) => m.senderId !== me && m.kind !== "event");
+    const last = Math.max(0, ...fromOthers.map((m) => m.seq));
+    if (shown && mine && mine.readSeq < last && connection.connected) { connection.read(last).catch(() => {}); }
+    reportUnread(shown ? 0 : fromOthers.filter((m) => m.seq > (mine?.readSeq ?? 0)).length);
+  }, [chat.version, chat.tick, shown]);
 
   function submit(event?: Event) {
     event?.preventDefault();
