@@ -75,7 +75,7 @@ export function Pane({ me, item, team, hidden, wrapUpReasons, canned, onUnread, 
         {dialog === "end" && <WrapUp reasons={wrapUpReasons.length ? wrapUpReasons : strings.wrapUpReasons} onSubmit={(reason) => act(() => connection.end(reason))} onCancel={() => setDialog("none")} />}
         {notice && <p role="status" class="muted" style="margin: 4px 8px">{notice}</p>}
         <Transcript {...chat} me={me.id} readByOthers={readByOthers} delivered={people.some((p) => p.role === "customer" && p.connected)}
-          onRetry={chat.retry} className="grow" />
+          onRetry={chat.retry} className="grow" shown={!hidden} />
         <p class="typing" hidden={typingNames.length === 0}>{typingNames.length ? strings.typing(typingNames) : ""}</p>
         <Composer connection={connection} chat={chat} monitor={monitor} disabled={ended && !monitor}
           values={{ "customer.name": customerName, "customer.id": item.customerId, "agent.name": me.name }} cannedReplies={canned} />

@@ -17,6 +17,8 @@ export interface TranscriptProps {
   onRetry(id: string): void;
   className?: string;
   id?: string;
+  /** false while its pane is hidden: shown again, it opens at the newest message */
+  shown?: boolean;
 }
 
 /**
@@ -34,7 +36,7 @@ export function Transcript(props: TranscriptProps) {
   useLayoutEffect(() => {
     const el = list.current;
     if (el && atBottom.current) { el.scrollTop = el.scrollHeight; }
-  }, [version, pending.length]);
+  }, [version, pending.length, props.shown]);
   const items: any[] = [];
   let conversation: string | undefined;
   const closeConversation = (id: string | undefined) => {
