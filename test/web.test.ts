@@ -140,6 +140,8 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await pane(bob).locator(".messages li", { hasText: "my parcel is missing" }).waitFor();
     await pane(bob).locator(".messages li.event", { hasText: /transfer/i }).waitFor();
     await alice.waitForFunction(() => !document.querySelector(".pane"));
+    // (alice's "left" line waits for the seat her reload left behind: test/web-attendance.test.ts shows it)
+    await customer.locator("#messages li.event", { hasText: "bob joined the conversation" }).waitFor();
     await say(pane(bob), "Hi Ann, Bob here. I have your order open.");
     await customer.locator("#messages li", { hasText: "Bob here" }).waitFor();
     await shot(bob, "06-second-agent-after-transfer");
