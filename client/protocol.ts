@@ -39,6 +39,8 @@ export interface ConversationSummary {
   endedAt?: number;
   endReason?: string;
   endedBy?: string;
+  /** the customer's rating after the end (`csat`) */
+  csat?: { rating: number; comment: string; by: string; at: number };
   [more: string]: unknown;
 }
 
@@ -71,6 +73,10 @@ export interface Requests {
   start: { payload: Record<string, never>; answer: { conversationId: string } };
   /** a waiting customer leaves an email for the follow-up */
   follow_up: { payload: { email: string }; answer: { seq: number } };
+  canned: { payload: Record<string, never>; answer: { replies: Array<{ shortcut: string; text: string }> } };
+  canned_set: { payload: { replies: Array<{ shortcut: string; text: string }> }; answer: { replies: Array<{ shortcut: string; text: string }> } };
+  wrap_up_reasons: { payload: Record<string, never>; answer: { reasons: string[]; required: boolean } };
+  csat: { payload: { conversationId: string; rating: number; comment?: string }; answer: { rating: number; at: number } };
 }
 
 export type RequestType = keyof Requests;

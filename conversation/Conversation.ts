@@ -161,6 +161,9 @@ export class Conversation {
     if (remaining === 0) {
       const participant = conversation.participants.get(userId);
       if (participant) { participant.leftAt = now; participant.connected = false; participant.typing = false; }
+      if (participant && participant.role !== "customer") {
+        this.room.fire("onStaffLeft", { conversationId: conversation.id, userId, role: participant.role });
+      }
     }
     const channel = client.userData?.channel;
     if (channel && !this.room.clients.some((c) => c !== client && who(c).sub === userId && sameChannel(c.userData?.channel, channel))) {

@@ -50,6 +50,8 @@ export interface RoomHooks {
   onAttendanceChanged?(room: RoomContext): void;
   /** an agent, supervisor or bot became a participant of the active conversation */
   onStaffJoined?(room: RoomContext, staff: { conversationId: string; userId: string; role: string }): void;
+  /** an agent, supervisor or bot participant's last connection left the room for good */
+  onStaffLeft?(room: RoomContext, staff: { conversationId: string; userId: string; role: string }): void;
 }
 
 export type HookName = keyof RoomHooks;

@@ -4,6 +4,7 @@ import type { RequestTable } from "../server/policy/requestTable";
 import { checkText, isBlank, normaliseText } from "../server/policy/requests";
 import { data, type ChatClient, type RoomContext } from "./context";
 import type { Conversation } from "./Conversation";
+import { checkWrapUp } from "../desk/wrapUp";
 import { historyPage, pastConversations } from "./history";
 
 /** A room that holds a conversation: every room kind. */
@@ -68,8 +69,10 @@ export const conversationRequests: RequestTable<ConversationHost, ChatClient> = 
 
   end: {
     action: "end",
-    guard: ({ client }) => {
+    guard: ({ room, client, payload }) => {
       if (data(client).monitor) { throw new RequestError("forbidden", "a monitoring supervisor barges in before it ends the conversation"); }
+      // a customer room's team may require a wrap-up reason (desk/wrapUp.ts)
+      if (room.kind !== "team") { checkWrapUp(room.services.config, room.record.teamId, payload?.reason); }
     },
     run: ({ room, identity, payload }) => room.serial(async () => {
       if (!room.conversation.active) { throw new RequestError("no_active_conversation", "no active conversation to end"); }

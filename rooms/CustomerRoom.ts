@@ -1,4 +1,6 @@
 import { who, type ChatClient } from "../conversation/context";
+import { csatRequests } from "../conversation/csat";
+import { joinEvents } from "../conversation/joinEvents";
 import { conversationRequests } from "../conversation/requests";
 import { deskRequests, type DeskHost } from "../desk/actions";
 import { ChannelSessions, type ChannelInbound, type ChannelReport } from "../conversation/channels";
@@ -21,7 +23,7 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
   channels!: ChannelSessions;
 
   protected async started() {
-    this.extensions.push(this.desk);
+    this.extensions.push(this.desk, joinEvents);
     this.channels = new ChannelSessions(this, this.conversation);
     // channels' inactivity timers: checked every second, exact enough for timers of minutes to days
     this.clock.setInterval(() => {
@@ -46,7 +48,7 @@ export abstract class CustomerRoom extends RoomActor<ChatState> implements DeskH
   }
 
   protected requests(): RequestTable<this, ChatClient> {
-    return { ...conversationRequests, ...deskRequests } as RequestTable<this, ChatClient>;
+    return { ...conversationRequests, ...deskRequests, ...csatRequests } as RequestTable<this, ChatClient>;
   }
 
   // --- remote room calls from the team's actor (desk/TeamDesk.ts) -------------------

@@ -3,6 +3,8 @@ import { who } from "../conversation/context";
 import { conversationRequests } from "../conversation/requests";
 import { refusedInTeamRooms } from "../desk/actions";
 import { TeamDesk, type LiveInfo, type TeamContext } from "../desk/TeamDesk";
+import { wrapUpReasonsFor } from "../desk/wrapUp";
+import { cannedRequests } from "../desk/canned";
 import { TeamState } from "../schema/TeamState";
 import type { RequestTable } from "../server/policy/requestTable";
 import type { QueuedRequest } from "../server/store/types";
@@ -31,8 +33,12 @@ export abstract class TeamRoom extends RoomActor<TeamState> implements TeamConte
     const table: RequestTable<TeamRoom, ChatClient> = {
       ...conversationRequests,
       ...refusedInTeamRooms<TeamRoom>(),
+      ...cannedRequests,
       accept: { run: ({ room, client, payload }) => room.desk.accept(who(client), payload) },
       status: { run: ({ room, client, payload }) => room.desk.setStatus(who(client), payload) },
+      wrap_up_reasons: {
+        run: ({ room }) => ({ reasons: wrapUpReasonsFor(room.services.config, room.roomId.slice("team-".length)), required: room.services.config.wrapUpRequired }),
+      },
     };
     return table as RequestTable<this, ChatClient>;
   }

@@ -155,6 +155,16 @@ export interface Config {
   /** lifetime of an attachment URL handed to a reader, and of one in a connector's delivery */
   attachmentUrlTtlSeconds: number;
   attachmentDeliveryUrlTtlSeconds: number;
+  /** serve the widget and the console outside development too (they sign in with the host application's JWTs) */
+  webPages: boolean;
+  /** origins whose pages may frame the widget (embed.js), besides this one */
+  widgetEmbedOrigins: string[];
+  /** wrap-up reasons per team id ("*": every other team), WRAP_UP_REASONS; desk/wrapUp.ts */
+  wrapUpReasons: Record<string, string[]>;
+  /** an `end` in a team with a list must name one of its reasons */
+  wrapUpRequired: boolean;
+  /** "<name> joined the conversation" events in transcripts when an agent or bot joins (conversation/joinEvents.ts) */
+  transcriptJoinEvents: boolean;
 }
 
 /** `type=value,type=value` pairs (CONNECTOR_URLS, CHANNEL_IDLE_MS); a bare value is the fallback. */
@@ -302,6 +312,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     privateRoomsPerCustomer: int(env, "PRIVATE_ROOMS_PER_CUSTOMER", 5, 1),
     privateRoomUnusedMs: int(env, "PRIVATE_ROOM_UNUSED_MS", 3_600_000, 1_000),
     devRoutes: development && authSecret === DEV_SECRET,
+    webPages: env.WEB_PAGES === "true",
+    widgetEmbedOrigins: embedOrigins(env.WIDGET_EMBED_ORIGINS),
+    transcriptJoinEvents: env.TRANSCRIPT_JOIN_EVENTS === "true",
+    wrapUpReasons: parseWrapUpReasons(env.WRAP_UP_REASONS),
+    wrapUpRequired: env.WRAP_UP_REQUIRED === "true",
     httpBodyMaxBytes: int(env, "HTTP_BODY_MAX_BYTES", 64 * 1024, 1024),
     corsOrigins: (env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean),
     monitorAllowActions: env.MONITOR_ALLOW_ACTIONS === "true",
@@ -335,4 +350,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     attachmentUrlTtlSeconds: int(env, "ATTACHMENT_URL_TTL_SECONDS", 300, 10),
     attachmentDeliveryUrlTtlSeconds: int(env, "ATTACHMENT_DELIVERY_URL_TTL_SECONDS", 86_400, 60),
   };
+}
+
+/** Origins for the widget's CSP frame-ancestors: scheme, host and port only, so no value can add a directive. */
+function embedOrigins(value: string | undefined): string[] {
+  const origins = (value ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+      throw new Error(`WIDGET_EMBED_ORIGINS: "${origin}" is not an origin like https://shop.example.com`);
+    }
+  }
+  return origins;
+}
+
+/** WRAP_UP_REASONS: `team=reason|reason;other=…` (`*`: every team without its own list); desk/wrapUp.ts applies it. */
+export function parseWrapUpReasons(value: string | undefined): Record<string, string[]> {
+  const teams: Record<string, string[]> = {};
+  for (const part of (value ?? "").split(";").map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const team = eq > 0 ? part.slice(0, eq).trim() : "";
+    const reasons = part.slice(eq + 1).split("|").map((r) => r.trim()).filter(Boolean);
+    if (!/^(\*|[A-Za-z0-9_-]{1,64})$/.test(team) || reasons.length === 0 || reasons.some((r) => r.length > 200)) {
+      throw new Error(`WRAP_UP_REASONS: "${part}" is not team=reason|reason (reasons up to 200 characters)`);
+    }
+    teams[team] = reasons;
+  }
+  return teams;
 }

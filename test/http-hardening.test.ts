@@ -277,7 +277,7 @@ describe("http hardening", function () {
     const server = await startServerProcess({ NODE_ENV: "development", AUTH_SECRET: "", MONITOR_PASSWORD: "monitor-pass-123" });
     try {
       const answers = [
-        await send(server.url, "GET", "/"),
+        await send(server.url, "GET", "/agent.html"),
         await send(server.url, "GET", "/health"),
         await send(server.url, "GET", "/monitor/api"),
         await send(server.url, "POST", "/matchmake/joinOrCreate/contact_center", { headers: { "content-type": "application/json" }, body: "{}" }),
@@ -290,6 +290,11 @@ describe("http hardening", function () {
         assert.equal(a.headers["referrer-policy"], "no-referrer");
         assert.equal(a.headers["x-frame-options"], "DENY");
       }
+      // the one exception: the widget page, which embed.js frames (this origin and WIDGET_EMBED_ORIGINS)
+      const widget = await send(server.url, "GET", "/");
+      assert.match(String(widget.headers["content-security-policy"]), /frame-ancestors 'self'(;|$)/);
+      assert.match(String(widget.headers["content-security-policy"]), /default-src 'self'/);
+      assert.equal(widget.headers["x-frame-options"], undefined);
     } finally { await server.stop(); }
   });
 });

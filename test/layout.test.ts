@@ -16,7 +16,7 @@ function sources(dir: string): string[] {
   return fs.readdirSync(full, { withFileTypes: true }).flatMap((entry) => {
     const rel = path.join(dir, entry.name);
     if (entry.isDirectory()) { return sources(rel); }
-    return /\.ts$/.test(entry.name) ? [rel] : [];
+    return /\.tsx?$/.test(entry.name) ? [rel] : [];
   });
 }
 

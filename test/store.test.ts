@@ -16,7 +16,7 @@ import { StoreError } from "../server/store/errors";
 import type {
   ConversationRecord, MessageRecord, NewMessage, RoomRecord, RoomStore,
 } from "../server/store/types";
-import { conversationEndedEvent, conversationStartedEvent, messageStoredEvent } from "../server/webhooks/events";
+import { conversationEndedEvent, conversationRatedEvent, conversationStartedEvent, messageStoredEvent } from "../server/webhooks/events";
 
 /** The store tests use their own key prefix on db 0, so they never touch other data. */
 const REDIS_URL = process.env.REDIS_STORE_TEST_URL ?? "redis://127.0.0.1:6379";
@@ -330,6 +330,24 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await assert.rejects(store.endConversation(ended(conversationRecord(roomId, "conv-x", 1), 2)), { code: "not_found" });
         assert.equal((await store.getRoom(roomId))!.activeConversationId, "conv-1");
         assert.equal((await store.getRoom(roomId))!.pastConversations, 0);
+      });
+
+      it("rates an ended conversation: kept with it in reads, lists and exports; a new answer replaces it", async () => {
+        const { roomId, conversation } = await roomWithConversation("conv-1");
+        const csat = { rating: 4, comment: "quick ✓ \"thanks\"", by: "cust-1", at: 3_500 };
+        await assert.rejects(store.rateConversation(roomId, "conv-1", csat), { code: "conflict" }, "not while it is active");
+        assert.equal((await store.getConversation(roomId, "conv-1"))!.csat, undefined);
+        await store.endConversation(ended(conversation, 3_000));
+        await store.rateConversation(roomId, "conv-1", csat);
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!.csat, csat);
+        assert.deepEqual((await store.listConversations(roomId, { limit: 5 }))[0].csat, csat);
+        const again = { ...csat, rating: 5, comment: "", at: 3_600 };
+        await store.rateConversation(roomId, "conv-1", again);
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!, { ...ended(conversation, 3_000), csat: again });
+        // a rating does not change the end (ending again is still a no-op)
+        await store.endConversation(ended(conversation, 9_000, { endReason: "again" }));
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!.csat, again);
+        await assert.rejects(store.rateConversation(roomId, "conv-nope", csat), { code: "not_found" });
       });
 
       it("returns null for an unknown conversation or room", async () => {
@@ -716,6 +734,17 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await store.endConversation(end, [conversationEndedEvent(end)]);
         assert.deepEqual((await events(record.roomId)).map((e) => e.id), ["conv-1:started", "conv-1:ended"]);
       });
+
+      it("a rating with its conversation.rated event; a refused one writes none", async () => {
+        const { roomId, conversation } = await roomWithConversation();
+        const csat = { rating: 2, comment: "slow", by: "cust-1", at: 4_000 };
+        await assert.rejects(store.rateConversation(roomId, "conv-1", csat, [conversationRatedEvent(roomId, "conv-1", csat)]), { code: "conflict" });
+        assert.deepEqual(await events(roomId), []);
+        await store.endConversation(ended(conversation, 3_000));
+        await store.rateConversation(roomId, "conv-1", csat, [conversationRatedEvent(roomId, "conv-1", csat)]);
+        const [event] = await events(roomId);
+        assert.deepEqual([event.id, event.type, event.data], ["conv-1:rated:4000", "conversation.rated", csat]);
+      });
     });
 
     describe("message parts", () => {
@@ -898,6 +927,19 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         assert.deepEqual(await store.loadLive(team), [live[1]]);
         await store.saveLive(team, []);
         assert.deepEqual(await store.loadLive(team), []);
+      });
+
+      it("saves and loads a team's canned replies whole, per team", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        assert.deepEqual(await store.loadCanned(team), []);
+        const replies = [{ shortcut: "hello", text: "Hello {{customer.name}} ✓ \"q\"" }, { shortcut: "bye", text: "Bye" }];
+        await store.saveCanned(team, replies);
+        assert.deepEqual(await store.loadCanned(team), replies);
+        assert.deepEqual(await store.loadCanned(`${team}-other`), []);
+        await store.saveCanned(team, [replies[1]]);
+        assert.deepEqual(await store.loadCanned(team), [replies[1]], "replaced as a whole");
+        await store.saveCanned(team, []);
+        assert.deepEqual(await store.loadCanned(team), []);
       });
     });
   });

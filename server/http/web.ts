@@ -12,8 +12,8 @@ const ROLES: Role[] = ["customer", "agent", "supervisor", "bot"];
 const WEB_DIST = path.resolve(__dirname, "..", "..", "web", "dist");
 
 /**
- * What the server shows people: in development the customer widget and the agent
- * console (built from web/ by `npm run build:web`) with a development token issuer;
+ * What the server shows people: the customer widget and the agent console (built from
+ * web/ by `npm run build:web`), in development with a development token issuer;
  * in every mode the Colyseus monitor, behind HTTP basic auth when MONITOR_PASSWORD is set
  * (and the guard of server/http/monitor.ts).
  */
@@ -27,6 +27,7 @@ export function mountWeb(app: express.Application, config: Config) {
   if (config.development && !config.devRoutes) {
     logger.warn("NODE_ENV=development with an AUTH_SECRET of its own: the development routes (/dev/token, the pages) stay off, since they would mint real tokens");
   }
+  if (config.devRoutes || config.webPages) { servePages(app, config); }
   if (!config.devRoutes) { return; }
 
   // development only: anyone may be anyone, which is why production has no such route
@@ -39,6 +40,27 @@ export function mountWeb(app: express.Application, config: Config) {
     }
     res.json({ token: await signToken(config.authSecret, { sub, role: role as Role, name: String(name || sub).slice(0, 100), teams }, "8h", config) });
   });
+}
+
+/**
+ * The pages: in development, or with WEB_PAGES=true, where they sign in with the host
+ * application's JWTs (docs/web.md). The widget page alone may be framed: by this origin
+ * (the embed's demo) and the WIDGET_EMBED_ORIGINS; everything else keeps
+ * frame-ancestors 'none' from the security headers (the console has buttons worth
+ * clickjacking).
+ */
+function servePages(app: express.Application, config: Config) {
+  const ancestors = ["'self'", ...config.widgetEmbedOrigins].join(" ");
+  app.use((req, res, next) => {
+    if (req.method === "GET" && (req.path === "/" || req.path === "/index.html")) {
+      const csp = String(res.getHeader("Content-Security-Policy") ?? "");
+      res.setHeader("Content-Security-Policy", csp.replace(/frame-ancestors [^;]*/, `frame-ancestors ${ancestors}`));
+      res.removeHeader("X-Frame-Options");
+    }
+    // the host site loads embed.js from here: a script other origins may load (CORP), nothing else is
+    if (req.path === "/embed.js") { res.setHeader("Cross-Origin-Resource-Policy", "cross-origin"); }
+    next();
+  });
   app.use(express.static(WEB_DIST));
-  logger.info({ dir: WEB_DIST }, "development: serving the widget and the agent console under /");
+  logger.info({ dir: WEB_DIST, development: config.devRoutes }, "serving the widget and the agent console under /");
 }

@@ -26,6 +26,10 @@ const CLASS_OF: ReadonlyMap<string, BudgetClass> = new Map<string, BudgetClass>(
   ["status", "desk"],
   ["start", "desk"],
   ["follow_up", "desk"],
+  ["csat", "desk"],
+  ["wrap_up_reasons", "query"],
+  ["canned", "query"],
+  ["canned_set", "desk"],
 ]);
 
 /** The class of a request or plain message type; unknown types cost like a signal. */

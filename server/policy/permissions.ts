@@ -162,7 +162,7 @@ async function resolveRoom(
   throw new AuthError("invalid_options", `unknown room ${roomName}`);
 }
 
-export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge" | "start" | "follow_up";
+export type Action = "send" | "note" | "end" | "read_history" | "transfer" | "invite" | "handover" | "barge" | "start" | "follow_up" | "rate" | "manage_canned";
 
 /** Actions inside a room the identity has already joined: the table's action rows. */
 export function may(identity: Identity, action: Action): boolean {
@@ -180,6 +180,8 @@ export function may(identity: Identity, action: Action): boolean {
     case "start": return STAFF.has(identity.role);
     // the waiting customer's own contact address
     case "follow_up": return identity.role === "customer";
+    case "rate": return identity.role === "customer";
+    case "manage_canned": return identity.role === "supervisor";
   }
 }
 

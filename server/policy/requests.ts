@@ -28,6 +28,7 @@ const richContent = z.object({
     })).max(3).optional(),
   })).min(1).max(10).optional(),
 }).refine((r) => r.quickReplies || r.cards, "quickReplies or cards");
+const cannedReply = z.object({ shortcut: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must match [A-Za-z0-9_-]{1,32}"), text: textField(1000) });
 
 /** end, transfer, invite and handover reasons: stored in the conversation and its events */
 const reason = textField(200);
@@ -67,6 +68,13 @@ export const schemas = {
   start: z.object({}).optional(),
   // a waiting customer leaves an email for the asynchronous follow-up
   follow_up: z.object({ email: z.string().max(254).email() }),
+  // the customer's rating of an ended conversation (conversation/csat.ts)
+  csat: z.object({ conversationId: id, rating: z.number().int().min(1).max(5), comment: textField(1000).optional() }),
+  // a team's canned replies (desk/canned.ts, server/http/cannedApi.ts)
+  canned: z.object({}).optional(),
+  canned_set: z.object({ replies: z.array(cannedReply).max(100) }),
+  // the wrap-up reasons of the team room's team (desk/wrapUp.ts)
+  wrap_up_reasons: z.object({}).optional(),
 };
 
 export type RequestType = keyof typeof schemas;

@@ -19,6 +19,7 @@ export class StoreError extends ChatError {
 export const roomNotFound = (roomId: string) => new StoreError("not_found", `room ${roomId} does not exist`);
 export const conversationNotFound = (id: string) => new StoreError("not_found", `conversation ${id} does not exist`);
 export const conversationNotActive = (id: string) => new StoreError("conflict", `conversation ${id} is not active`);
+export const conversationNotEnded = (id: string) => new StoreError("conflict", `conversation ${id} has not ended: it is rated after its end`);
 export const conversationEnded = (id: string) => new StoreError("conflict", `conversation ${id} has already ended`);
 export const otherConversationActive = (roomId: string, active: string) =>
   new StoreError("conflict", `room ${roomId} already has active conversation ${active}`);

@@ -1,7 +1,7 @@
-import { conversationEnded, conversationNotActive, conversationNotFound, fenced, otherConversationActive, roomNotFound } from "./errors";
+import { conversationEnded, conversationNotActive, conversationNotEnded, conversationNotFound, fenced, otherConversationActive, roomNotFound } from "./errors";
 import { ownerView } from "./fenced";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, OwnerFence, LiveRecord, PageQuery, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
@@ -127,6 +127,14 @@ export class MemoryStore implements RoomStore {
     return conversation ? copy(conversation) : null;
   }
 
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    const stored = this.rooms.get(roomId)?.conversations.get(conversationId);
+    if (!stored) { throw conversationNotFound(conversationId); }
+    if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }
+    stored.csat = copy(csat);
+    this.pushOutbox(roomId, events);
+  }
+
   async listConversations(roomId: string, query: PageQuery) {
     const data = this.rooms.get(roomId);
     if (!data) { return []; }
@@ -200,11 +208,14 @@ export class MemoryStore implements RoomStore {
   private leases = new Map<string, number>();
 
   private queues = new Map<string, QueuedRequest[]>();
+  private canned = new Map<string, CannedReply[]>();
 
   async saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence) {
     if (fence) { this.room(fence.roomId, fence.epoch); }
     this.queues.set(teamId, copy(requests));
   }
+  async saveCanned(teamId: string, replies: CannedReply[]) { if (replies.length) { this.canned.set(teamId, copy(replies)); } else { this.canned.delete(teamId); } }
+  async loadCanned(teamId: string) { return copy(this.canned.get(teamId) ?? []); }
   async loadQueue(teamId: string) { return copy(this.queues.get(teamId) ?? []); }
 
   private live = new Map<string, LiveRecord[]>();

@@ -2,7 +2,7 @@ import pg from "pg";
 import { Batcher } from "./batcher";
 import { appendBatch, laneOf, type Append } from "./postgresAppend";
 import {
-  conversationEnded, conversationNotFound, fenced, otherConversationActive, roomNotFound, unavailable,
+  conversationEnded, conversationNotEnded, conversationNotFound, fenced, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
 import { ownerView } from "./fenced";
 import { migrate, openPool } from "./postgresDb";
@@ -10,11 +10,11 @@ import { conversationSaveBatcher, deadlineBatcher } from "./postgresSide";
 import * as records from "./postgresRecords";
 import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
-  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage,
+  CONVERSATION_COLUMNS, CONVERSATION_SELECT, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
   OutboxEvents, OwnerFence, LiveRecord, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
@@ -195,8 +195,18 @@ export class PostgresStore implements RoomStore {
     });
   }
 
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    await this.tx(async (c) => {
+      const stored = (await c.query("SELECT state FROM cc_conversations WHERE room_id = $1 AND id = $2 FOR UPDATE", [roomId, conversationId])).rows[0];
+      if (!stored) { throw conversationNotFound(conversationId); }
+      if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }
+      await c.query("UPDATE cc_conversations SET csat = $3 WHERE room_id = $1 AND id = $2", [roomId, conversationId, JSON.stringify(csat)]);
+      await insertOutbox(c, roomId, events);
+    });
+  }
+
   async getConversation(roomId: string, conversationId: string) {
-    const { rows } = await this.q<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = $1 AND id = $2`, [roomId, conversationId]);
+    const { rows } = await this.q<ConversationRow>(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = $1 AND id = $2`, [roomId, conversationId]);
     return rows[0] ? conversationFromRow(rows[0]) : null;
   }
 
@@ -204,7 +214,7 @@ export class PostgresStore implements RoomStore {
     const limit = Math.floor(query.limit);
     if (!(limit > 0)) { return []; }
     const before = query.before === undefined || !Number.isFinite(query.before) ? Number.MAX_SAFE_INTEGER : Math.ceil(query.before);
-    const { rows } = await this.q<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations
+    const { rows } = await this.q<ConversationRow>(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations
       WHERE room_id = $1 AND state = 'ended' AND started_at < $2 ORDER BY started_at DESC, past_index DESC LIMIT $3`, [roomId, before, limit]);
     return rows.map(conversationFromRow);
   }
@@ -267,6 +277,17 @@ export class PostgresStore implements RoomStore {
       return;
     }
     try { await write(this.pool); } catch (err) { throw unavailable(err); }
+  }
+
+  async saveCanned(teamId: string, replies: CannedReply[]) {
+    if (replies.length === 0) { await this.q("DELETE FROM cc_team_canned WHERE team_id = $1", [teamId]); return; }
+    await this.q("INSERT INTO cc_team_canned (team_id, replies) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET replies = excluded.replies",
+      [teamId, JSON.stringify(replies)]);
+  }
+
+  async loadCanned(teamId: string): Promise<CannedReply[]> {
+    const { rows } = await this.q("SELECT replies FROM cc_team_canned WHERE team_id = $1", [teamId]);
+    return rows[0] ? JSON.parse(rows[0].replies) : [];
   }
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {

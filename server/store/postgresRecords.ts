@@ -4,7 +4,7 @@ import type {
 } from "./recordTypes";
 import { hit, redactMessage, removesWholeRoom, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
 import {
-  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, decodeMessage, roomFromRow, type ConversationRow, type RoomRow,
+  CONVERSATION_COLUMNS, CONVERSATION_SELECT, ROOM_COLUMNS, conversationFromRow, decodeMessage, roomFromRow, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type { RoomKind, RoomRecord } from "./types";
 
@@ -50,7 +50,7 @@ async function roomsOf(c: Q, customerId: string, lock = false): Promise<RoomReco
 export const customerRooms = async (c: Q, customerId: string) => (await roomsOf(c, customerId)).map((r) => r.roomId);
 
 async function conversationsOf(c: Q, roomId: string) {
-  const { rows } = await c.query<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = $1 ORDER BY started_at, id`, [roomId]);
+  const { rows } = await c.query<ConversationRow>(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = $1 ORDER BY started_at, id`, [roomId]);
   return rows.map(conversationFromRow);
 }
 

@@ -7,7 +7,7 @@ import {
 } from "./redisCodec";
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, OwnerFence, LiveRecord, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
@@ -150,6 +150,11 @@ export class RedisStore implements RoomStore {
     if (ended === 1) { await this.redis.zrem(this.idleKey(), roomId); }
   }
 
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    await this.run("ccRateConversation", this.convKey(roomId, conversationId), this.outboxKey(roomId), this.outboxesKey(),
+      roomId, conversationId, JSON.stringify(csat), events.length, ...events);
+  }
+
   async getConversation(roomId: string, conversationId: string) {
     const hash = await this.redis.hgetall(this.convKey(roomId, conversationId));
     return isEmpty(hash) ? null : decodeConversation(hash);
@@ -249,6 +254,16 @@ export class RedisStore implements RoomStore {
   async saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) {
     if (owner) { await this.run("ccFencedQueue", this.roomKey(owner.roomId), this.queueKey(teamId), fence(owner.epoch), owner.roomId, JSON.stringify(requests)); return; }
     await this.redis.set(this.queueKey(teamId), JSON.stringify(requests));
+  }
+
+  async saveCanned(teamId: string, replies: CannedReply[]) {
+    const key = `${this.prefix}canned:{team-${teamId}}`;
+    if (replies.length === 0) { await this.redis.del(key); } else { await this.redis.set(key, JSON.stringify(replies)); }
+  }
+
+  async loadCanned(teamId: string): Promise<CannedReply[]> {
+    const raw = await this.redis.get(`${this.prefix}canned:{team-${teamId}}`);
+    return raw ? JSON.parse(raw) : [];
   }
 
   async loadQueue(teamId: string): Promise<QueuedRequest[]> {

@@ -79,6 +79,7 @@ export function decodeConversation(hash: Record<string, string>): ConversationRe
     messageCount: Number(hash.messageCount ?? 0),
     participants: JSON.parse(hash.participants ?? "[]"),
     channelSessions: JSON.parse(hash.channelSessions ?? "[]"),
+    ...(hash.csat ? { csat: JSON.parse(hash.csat) } : {}),
   };
 }
 

@@ -188,12 +188,19 @@ CREATE TABLE cc_team_live (
 );
 `;
 
+/** What the pages need: a conversation's CSAT answer (JSON), a team's canned replies (JSON list). */
+const WEB_TABLES = `
+ALTER TABLE cc_conversations ADD COLUMN csat text;
+CREATE TABLE cc_team_canned (team_id text PRIMARY KEY, replies text NOT NULL);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
   { version: 3, name: "fencing: owner epochs of rooms and messages", sql: SQLITE_OWNER_EPOCHS },
   { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
   { version: 5, name: "team live conversations", sql: TEAM_LIVE },
+  { version: 6, name: "conversation ratings (csat), team canned replies", sql: WEB_TABLES },
 ];
 
 /**
@@ -283,4 +290,5 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 3, name: "fencing: owner epochs of rooms and messages, fenced group commit", sql: OWNER_EPOCHS + FENCED_APPEND_FUNCTION },
   { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
   { version: 5, name: "team live conversations", sql: TEAM_LIVE },
+  { version: 6, name: "conversation ratings (csat), team canned replies", sql: WEB_TABLES },
 ];

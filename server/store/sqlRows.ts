@@ -19,6 +19,8 @@ export interface ConversationRow {
   room_id: string; id: string; state: string; started_at: number | string; ended_at: number | string;
   end_reason: string; ended_by: string; first_seq: number | string; last_seq: number | string;
   message_count: number | string; participants: string; channel_sessions: string;
+  /** JSON of the CsatRecord, null until rated (migration 3) */
+  csat?: string | null;
 }
 
 export function roomFromRow(row: RoomRow): RoomRecord {
@@ -59,6 +61,7 @@ export function conversationFromRow(row: ConversationRow): ConversationRecord {
     messageCount: Number(row.message_count),
     participants: JSON.parse(row.participants),
     channelSessions: JSON.parse(row.channel_sessions),
+    ...(row.csat ? { csat: JSON.parse(row.csat) } : {}),
   };
 }
 
@@ -68,6 +71,8 @@ export const conversationValues = (c: ConversationRecord) => [
   JSON.stringify(c.participants), JSON.stringify(c.channelSessions),
 ];
 export const CONVERSATION_COLUMNS = "room_id, id, state, started_at, ended_at, end_reason, ended_by, first_seq, last_seq, message_count, participants, channel_sessions";
+/** What a read selects: the written columns and the rating, which only `rateConversation` writes. */
+export const CONVERSATION_SELECT = `${CONVERSATION_COLUMNS}, csat`;
 
 export const encodeMessage = (m: NewMessage) => JSON.stringify({
   id: m.id, conversationId: m.conversationId, senderId: m.senderId, senderRole: m.senderRole,

@@ -1,5 +1,5 @@
 import {
-  conversationEnded, conversationNotActive, conversationNotFound, fenced, otherConversationActive, roomNotFound, unavailable,
+  conversationEnded, conversationNotActive, conversationNotEnded, conversationNotFound, fenced, otherConversationActive, roomNotFound, unavailable,
 } from "./errors";
 import { ownerView } from "./fenced";
 import { SqliteDb, type SqliteSynchronous } from "./sqliteDb";
@@ -7,11 +7,11 @@ import * as side from "./sqliteSide";
 import * as records from "./sqliteRecords";
 import type { AuditEntry, AuditQuery, SearchQuery } from "./recordTypes";
 import {
-  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
+  CONVERSATION_COLUMNS, CONVERSATION_SELECT, ROOM_COLUMNS, conversationFromRow, conversationValues, decodeMessage, encodeMessage,
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, ConversationRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, LiveRecord, PageQuery,
+  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, LiveRecord, PageQuery,
   QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
@@ -77,7 +77,7 @@ export class SqliteStore implements RoomStore {
   }
 
   private conversationRow(roomId: string, id: string) {
-    return this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND id = ?`).get(roomId, id) as ConversationRow | undefined;
+    return this.stmt(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = ? AND id = ?`).get(roomId, id) as ConversationRow | undefined;
   }
 
   // --- rooms ---------------------------------------------------------------------
@@ -183,6 +183,16 @@ export class SqliteStore implements RoomStore {
     }));
   }
 
+  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+    return this.run(() => this.transaction(() => {
+      const stored = this.conversationRow(roomId, conversationId);
+      if (!stored) { throw conversationNotFound(conversationId); }
+      if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }
+      this.stmt("UPDATE cc_conversations SET csat = ? WHERE room_id = ? AND id = ?").run(JSON.stringify(csat), roomId, conversationId);
+      side.insertOutbox(this.db, roomId, events);
+    }));
+  }
+
   getConversation(roomId: string, conversationId: string) {
     return this.run(() => { const row = this.conversationRow(roomId, conversationId); return row ? conversationFromRow(row) : null; });
   }
@@ -192,7 +202,7 @@ export class SqliteStore implements RoomStore {
       const limit = Math.floor(query.limit);
       if (!(limit > 0)) { return []; }
       const before = query.before === undefined || query.before === Infinity ? Number.MAX_SAFE_INTEGER : query.before;
-      const rows = this.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? AND state = 'ended' AND started_at < ?
+      const rows = this.stmt(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = ? AND state = 'ended' AND started_at < ?
         ORDER BY started_at DESC, past_index DESC LIMIT ?`).all(roomId, before, limit) as unknown as ConversationRow[];
       return rows.map(conversationFromRow);
     });
@@ -311,6 +321,8 @@ export class SqliteStore implements RoomStore {
   appendOutbox(roomId: string, payloads: string[], epoch?: number) {
     return this.fencedRun(roomId, epoch, () => (epoch === undefined ? side.appendOutbox(this.db, roomId, payloads) : side.insertOutbox(this.db, roomId, payloads)));
   }
+  saveCanned(teamId: string, replies: CannedReply[]) { return this.run(() => side.saveCanned(this.db, teamId, replies)); }
+  loadCanned(teamId: string) { return this.run(() => side.loadCanned(this.db, teamId)); }
   readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
   removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }
   pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }

@@ -4,7 +4,7 @@ import type {
 } from "./recordTypes";
 import { ftsQuery, hit, redactMessage, removesWholeRoom, searchWords, stripCustomer, withoutCustomer } from "./recordRules";
 import {
-  CONVERSATION_COLUMNS, ROOM_COLUMNS, conversationFromRow, decodeMessage, roomFromRow, type ConversationRow, type RoomRow,
+  CONVERSATION_COLUMNS, CONVERSATION_SELECT, ROOM_COLUMNS, conversationFromRow, decodeMessage, roomFromRow, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type { RoomKind, RoomRecord } from "./types";
 
@@ -49,7 +49,7 @@ function roomsOf(db: SqliteDb, customerId: string): RoomRecord[] {
 export const customerRooms = (db: SqliteDb, customerId: string) => roomsOf(db, customerId).map((r) => r.roomId);
 
 function conversationsOf(db: SqliteDb, roomId: string) {
-  return (db.stmt(`SELECT ${CONVERSATION_COLUMNS} FROM cc_conversations WHERE room_id = ? ORDER BY started_at, id`)
+  return (db.stmt(`SELECT ${CONVERSATION_SELECT} FROM cc_conversations WHERE room_id = ? ORDER BY started_at, id`)
     .all(roomId) as unknown as ConversationRow[]).map(conversationFromRow);
 }
 

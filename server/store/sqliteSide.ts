@@ -1,5 +1,5 @@
 import type { SqliteDb } from "./sqliteDb";
-import type { LiveRecord, OutboxEntry, QueuedRequest } from "./types";
+import type { CannedReply, LiveRecord, OutboxEntry, QueuedRequest } from "./types";
 
 /*
  * The SQLite store's tables beside the room record: idle deadlines, leases, team
@@ -48,6 +48,17 @@ export function saveLive(db: SqliteDb, teamId: string, live: LiveRecord[]) {
 export function loadLive(db: SqliteDb, teamId: string): LiveRecord[] {
   const row = db.stmt("SELECT live FROM cc_team_live WHERE team_id = ?").get(teamId) as { live: string } | undefined;
   return row ? JSON.parse(row.live) : [];
+}
+
+export function saveCanned(db: SqliteDb, teamId: string, replies: CannedReply[]) {
+  if (replies.length === 0) { db.stmt("DELETE FROM cc_team_canned WHERE team_id = ?").run(teamId); return; }
+  db.stmt("INSERT INTO cc_team_canned (team_id, replies) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET replies = excluded.replies")
+    .run(teamId, JSON.stringify(replies));
+}
+
+export function loadCanned(db: SqliteDb, teamId: string): CannedReply[] {
+  const row = db.stmt("SELECT replies FROM cc_team_canned WHERE team_id = ?").get(teamId) as { replies: string } | undefined;
+  return row ? JSON.parse(row.replies) : [];
 }
 
 export function appendOutbox(db: SqliteDb, roomId: string, payloads: string[]) {

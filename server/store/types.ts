@@ -98,6 +98,22 @@ export interface ConversationRecord {
   messageCount: number;
   participants: ParticipantRecord[];
   channelSessions: ChannelSessionRecord[];
+  /** the customer's rating after the end (`csat` request), when given */
+  csat?: CsatRecord;
+}
+
+/** A team's canned reply: typed as `/shortcut` in the console; placeholders like {{customer.name}} are filled there. */
+export interface CannedReply {
+  shortcut: string;
+  text: string;
+}
+
+/** A customer's satisfaction answer for one ended conversation; a new answer replaces the old. */
+export interface CsatRecord {
+  rating: number;
+  comment: string;
+  by: string;
+  at: number;
 }
 
 /** A file a message carries (server/attachments/): its bytes are in the attachment storage, not here. */
@@ -271,6 +287,8 @@ export interface RoomStore {
   /** Moves the conversation into the room's history and clears the active id, with its outbox events. */
   endConversation(conversation: ConversationRecord, events?: OutboxEvents, epoch?: number): Promise<void>;
   getConversation(roomId: string, conversationId: string): Promise<ConversationRecord | null>;
+  /** stores the rating of an ended conversation (conflict while it is active, not_found without it) with its events */
+  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events?: OutboxEvents): Promise<void>;
   /** The room's past (ended) conversations, newest first. */
   listConversations(roomId: string, query: PageQuery): Promise<ConversationRecord[]>;
 
@@ -334,6 +352,9 @@ export interface RoomStore {
 
   /** A team's pending conversation requests, written whole by the team room's actor. */
   saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
+  /** the team's canned replies, replaced as a whole (an empty list removes them) */
+  saveCanned(teamId: string, replies: CannedReply[]): Promise<void>;
+  loadCanned(teamId: string): Promise<CannedReply[]>;
   loadQueue(teamId: string): Promise<QueuedRequest[]>;
   /**
    * A team's live conversations, written whole by the team room's actor, so a new

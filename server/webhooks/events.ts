@@ -1,4 +1,4 @@
-import type { ConversationRecord, NewMessage } from "../store/types";
+import type { ConversationRecord, CsatRecord, NewMessage } from "../store/types";
 import { SEQ_MARK } from "../store/types";
 
 /**
@@ -19,6 +19,13 @@ export function conversationEndedEvent(conversation: ConversationRecord): string
   return JSON.stringify({
     id: `${conversation.id}:ended`, type: "conversation.ended", roomId: conversation.roomId,
     conversationId: conversation.id, at: conversation.endedAt, data: conversation,
+  });
+}
+
+/** `conversation.rated`: a customer's CSAT answer; a later answer is a new event (its time is in the id). */
+export function conversationRatedEvent(roomId: string, conversationId: string, csat: CsatRecord): string {
+  return JSON.stringify({
+    id: `${conversationId}:rated:${csat.at}`, type: "conversation.rated", roomId, conversationId, at: csat.at, data: csat,
   });
 }
 

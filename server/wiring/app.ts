@@ -14,6 +14,7 @@ import { alwaysHeld, ProcessLease } from "../cluster/lease";
 import { ProcessWatch } from "../cluster/processWatch";
 import type { Config } from "../config";
 import { mountAppApi } from "../http/appApi";
+import { mountCannedApi } from "../http/cannedApi";
 import { colyseusLogger } from "../http/colyseusLogger";
 import { installHttpFront, jsonErrors, jsonNotFound } from "../http/front";
 import { mountHealth } from "../http/health";
@@ -110,6 +111,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mountHealth(app, probes);
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
+      mountCannedApi(app, services);
       mountRecordsApi(app, services); // erasure, export, search, audit
       mountConnectorApi(app, services); // channel connectors (docs/channels.md)
       mountAttachments(app, services); // uploads, signed URLs, downloads
