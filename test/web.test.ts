@@ -60,7 +60,8 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await customer.locator("#text").fill("Hello, my parcel is missing: https://shop.example/orders/1234");
     await customer.locator("#text").press("Enter");
     await customer.locator("#messages li.mine", { hasText: "my parcel is missing" }).waitFor();
-    await customer.locator("#queue-position").waitFor();
+    // the desk pushes the place in the team's queue (nobody has accepted yet)
+    await customer.locator("#queue-position", { hasText: "You are number 1 in the queue." }).waitFor();
     const link = customer.locator("#messages li.mine a");
     assert.equal(await link.getAttribute("href"), "https://shop.example/orders/1234");
     assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
