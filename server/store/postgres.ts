@@ -267,11 +267,21 @@ export class PostgresStore implements RoomStore {
     return rowCount === 1;
   }
 
-  async saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) {
-    const write = (c: { query: pg.Pool["query"] }) => requests.length === 0
-      ? c.query("DELETE FROM cc_team_queues WHERE team_id = $1", [teamId])
-      : c.query("INSERT INTO cc_team_queues (team_id, requests) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests",
-        [teamId, JSON.stringify(requests)]);
+  // A team's queue, live conversations and canned replies: each one JSON document per
+  // team, replaced whole; the team room's writes are fenced like every room write.
+  saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) { return this.saveTeamDoc("cc_team_queues", "requests", teamId, requests, owner); }
+  loadQueue(teamId: string): Promise<QueuedRequest[]> { return this.loadTeamDoc("cc_team_queues", "requests", teamId); }
+  saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) { return this.saveTeamDoc("cc_team_live", "live", teamId, live, owner); }
+  loadLive(teamId: string): Promise<LiveRecord[]> { return this.loadTeamDoc("cc_team_live", "live", teamId); }
+  saveCanned(teamId: string, replies: CannedReply[]) { return this.saveTeamDoc("cc_team_canned", "replies", teamId, replies); }
+  loadCanned(teamId: string): Promise<CannedReply[]> { return this.loadTeamDoc("cc_team_canned", "replies", teamId); }
+
+  /** `table` and `column` are the constants above, never input. An empty list removes the row. */
+  private async saveTeamDoc(table: string, column: string, teamId: string, list: unknown[], owner?: OwnerFence) {
+    const write = (c: { query: pg.Pool["query"] }) => list.length === 0
+      ? c.query(`DELETE FROM ${table} WHERE team_id = $1`, [teamId])
+      : c.query(`INSERT INTO ${table} (team_id, ${column}) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET ${column} = excluded.${column}`,
+        [teamId, JSON.stringify(list)]);
     if (owner) {
       await this.tx(async (c) => { await lockOwned(c, owner.roomId, owner.epoch, "SHARE"); await write(c as any); });
       return;
@@ -279,37 +289,9 @@ export class PostgresStore implements RoomStore {
     try { await write(this.pool); } catch (err) { throw unavailable(err); }
   }
 
-  async saveCanned(teamId: string, replies: CannedReply[]) {
-    if (replies.length === 0) { await this.q("DELETE FROM cc_team_canned WHERE team_id = $1", [teamId]); return; }
-    await this.q("INSERT INTO cc_team_canned (team_id, replies) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET replies = excluded.replies",
-      [teamId, JSON.stringify(replies)]);
-  }
-
-  async loadCanned(teamId: string): Promise<CannedReply[]> {
-    const { rows } = await this.q("SELECT replies FROM cc_team_canned WHERE team_id = $1", [teamId]);
-    return rows[0] ? JSON.parse(rows[0].replies) : [];
-  }
-
-  async loadQueue(teamId: string): Promise<QueuedRequest[]> {
-    const { rows } = await this.q("SELECT requests FROM cc_team_queues WHERE team_id = $1", [teamId]);
-    return rows[0] ? JSON.parse(rows[0].requests) : [];
-  }
-
-  async saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) {
-    const write = (c: { query: pg.Pool["query"] }) => live.length === 0
-      ? c.query("DELETE FROM cc_team_live WHERE team_id = $1", [teamId])
-      : c.query("INSERT INTO cc_team_live (team_id, live) VALUES ($1, $2) ON CONFLICT (team_id) DO UPDATE SET live = excluded.live",
-        [teamId, JSON.stringify(live)]);
-    if (owner) {
-      await this.tx(async (c) => { await lockOwned(c, owner.roomId, owner.epoch, "SHARE"); await write(c as any); });
-      return;
-    }
-    try { await write(this.pool); } catch (err) { throw unavailable(err); }
-  }
-
-  async loadLive(teamId: string): Promise<LiveRecord[]> {
-    const { rows } = await this.q("SELECT live FROM cc_team_live WHERE team_id = $1", [teamId]);
-    return rows[0] ? JSON.parse(rows[0].live) : [];
+  private async loadTeamDoc<T>(table: string, column: string, teamId: string): Promise<T[]> {
+    const { rows } = await this.q(`SELECT ${column} AS doc FROM ${table} WHERE team_id = $1`, [teamId]);
+    return rows[0] ? JSON.parse(rows[0].doc) : [];
   }
 
   // --- webhook outbox ------------------------------------------------------------------
