@@ -62,6 +62,8 @@ describe("multi-host topology: HAProxy in front of three namespaced hosts", func
       return new Party(conn);
     };
     const customer = await join({ sub: customerId, role: "customer" }, { channel: { type: "web" } });
+    // the customer's first message starts the conversation; staff may only write into an active one
+    await customer.conn.send("hello", { id: "hello" });
     const agent = await join({ sub: uniqueId("a"), role: "agent" }, { customerId });
     return { customer, agent };
   }

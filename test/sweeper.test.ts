@@ -44,10 +44,15 @@ describe("sweeper: the idle conversations of a dead node end on time", function 
     const victim = await startNode();
     const rooms: Array<{ roomId: string; conversationId: string; room: Room<any> }> = [];
     for (let i = 0; i < ROOMS; i++) {
-      const room = await (await clientFor(victim.url, { sub: uniqueId("w"), role: "customer" })).joinOrCreate("contact_center", { channel: { type: "web" } });
+      const customerId = uniqueId("w");
+      const room = await (await clientFor(victim.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", { channel: { type: "web" } });
       await room.request("send", { id: "m1", text: "hello?" });
       const conversationId = (await room.request("history", {})).conversationId as string;
       room.reconnection.enabled = false;
+      // an agent holds it: a customer waiting in the queue is never idle (docs/desk.md)
+      const agent = await (await clientFor(victim.url, { sub: uniqueId("a"), role: "agent" })).joinOrCreate("contact_center", { customerId });
+      await agent.request("send", { id: "a1", text: "here, how can I help?" });
+      agent.reconnection.enabled = false;
       rooms.push({ roomId: room.roomId, conversationId, room });
     }
     await Promise.all([startNode(), startNode()]);

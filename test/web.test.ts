@@ -243,7 +243,9 @@ describe("web: a day with the widget and the agent console in Chromium", functio
     await kb.keyboard.type("Kim Keys");
     await kb.keyboard.press("Enter");
     await kb.locator("#text").waitFor();
-    assert.equal(await kb.evaluate(() => document.activeElement?.id), "text", "the message box has the focus");
+    // the widget moves the focus itself once the chat is open (an effect after the render)
+    await kb.waitForFunction(() => document.activeElement?.id === "text", undefined, { timeout: 5_000 })
+      .catch(async () => assert.fail(`the message box has the focus, not #${await kb.evaluate(() => document.activeElement?.id)}`));
     await kb.keyboard.type("Only the keyboard here");
     await kb.keyboard.press("Enter");
     await kb.locator("#messages li.mine", { hasText: "Only the keyboard here" }).waitFor();
