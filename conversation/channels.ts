@@ -3,7 +3,9 @@ import { ChannelSessionState, type ConversationState } from "../schema/ChatState
 import type { Identity } from "../server/auth";
 import { channelMessageEvent } from "../server/channels/events";
 import { plainFallback } from "../server/channels/rich";
-import { applyStatus, channelIdleMs, goesOut, isConnectorSession, sessionIdle, type DeliveryStatus } from "../server/channels/rules";
+import {
+  applyStatus, channelIdleMs, failureNote, failureNoteId, goesOut, isConnectorSession, sessionIdle, type DeliveryStatus, type FailureCode,
+} from "../server/channels/rules";
 import { logger } from "../server/logger";
 import { guardStore } from "../server/store/guard";
 import type { NewMessage } from "../server/store/types";
@@ -32,8 +34,14 @@ export interface ChannelReport {
   sessionId: string;
   seq: number;
   status: DeliveryStatus;
+  /** a failure's code for the state (absent: provider_rejected) */
+  code?: FailureCode;
+  /** a failure's detail from the provider or the transport: staff see it in a note only */
   reason?: string;
 }
+
+/** The sender of the staff-only failure notes (like the desk's events, an application of the server's own). */
+const CHANNELS: Identity = { sub: "channels", role: "app", name: "Channels", teams: [] };
 
 /**
  * Channel sessions of connectors in a customer room (docs/channels.md): a message
@@ -108,12 +116,21 @@ export class ChannelSessions {
       const session = this.conversation.active?.channelSessions.get(report.sessionId);
       // a report about a conversation that has ended changes nothing: its record is final
       if (!session || session.via !== "connector" || (report.type !== undefined && report.type !== session.type)) { return { applied: false }; }
-      if (!applyStatus(session, report.seq, report.status, report.reason)) { return { applied: true }; }
-      if (report.status === "failed") {
-        logger.warn({ roomId: this.room.roomId, sessionId: session.id, seq: report.seq, reason: report.reason }, "channel delivery failed");
+      const code = report.code ?? "provider_rejected";
+      if (applyStatus(session, report.seq, report.status, code)) {
+        await this.conversation.save();
+        this.room.broadcastPatch();
       }
-      await this.conversation.save();
-      this.room.broadcastPatch();
+      if (report.status === "failed") {
+        logger.warn({ roomId: this.room.roomId, sessionId: session.id, seq: report.seq, code, reason: report.reason }, "channel delivery failed");
+        // the detail is for staff only: a note (customers never receive notes). Written on every
+        // report, not only on a change: idempotent on its id, so a report retried after a store
+        // failure still leaves its note, and a repeated one leaves one note.
+        await this.conversation.transcript.append(CHANNELS, {
+          id: failureNoteId(session.id, report.seq, code), kind: "note",
+          text: failureNote({ seq: report.seq, type: session.type, address: session.address, code, detail: report.reason }),
+        });
+      }
       return { applied: true };
     });
   }
@@ -160,7 +177,8 @@ export function channelDeliveries(room: RoomContext, conversation: ConversationS
   };
   for (const session of sessions) {
     if (!room.services.config.connectorUrls[session.type]) {
-      session.failedReason = `no connector endpoint for channel ${session.type}`;
+      // a code only: the state reaches the customer (server/channels/rules.ts FailureCode)
+      session.failedReason = "no_endpoint";
       continue;
     }
     events.push(channelMessageEvent(room.roomId, message, { sessionId: session.id, type: session.type, address: session.address, context: session.context }, extras));

@@ -30,7 +30,7 @@ export class ChannelSessionState extends Schema {
   @type("number") sentSeq = 0;
   @type("number") deliveredSeq = 0;
   @type("number") readSeq = 0;
-  /** the latest failed delivery on this session (0 when none) and why */
+  /** the latest failed delivery on this session (0 when none) and its code (server/channels/rules.ts FailureCode: the customer sees it too, the detail is a staff note) */
   @type("number") failedSeq = 0;
   @type("string") failedReason = "";
   /** server-only: the connector's thread data and the last inbound message's time */

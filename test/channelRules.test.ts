@@ -3,7 +3,9 @@ import { toMessage } from "../client/delivery";
 import { cleanFileName, largestUpload, uploadRefusal } from "../server/attachments/limits";
 import { channelMessageEvent } from "../server/channels/events";
 import { plainFallback } from "../server/channels/rich";
-import { applyStatus, goesOut, providerMessageKey, sessionIdle, type DeliveryHorizons } from "../server/channels/rules";
+import {
+  applyStatus, FAILURE_CODES, FAILURE_DETAIL_MAX, failureNote, failureNoteId, goesOut, providerMessageKey, sessionIdle, type DeliveryHorizons,
+} from "../server/channels/rules";
 import { ID_PATTERN } from "../server/ids";
 import { fillSeq } from "../server/store/types";
 
@@ -22,16 +24,29 @@ describe("channel rules", () => {
 
   it("keeps the latest failure, cleared only by a later success of that same message", () => {
     const s = fresh();
-    applyStatus(s, 4, "failed", "provider said no");
-    assert.deepEqual([s.failedSeq, s.failedReason], [4, "provider said no"]);
-    applyStatus(s, 2, "failed", "older");
-    assert.deepEqual([s.failedSeq, s.failedReason], [4, "provider said no"], "an older failure does not hide a newer one");
+    applyStatus(s, 4, "failed", "gave_up");
+    assert.deepEqual([s.failedSeq, s.failedReason], [4, "gave_up"]);
+    applyStatus(s, 2, "failed", "no_endpoint");
+    assert.deepEqual([s.failedSeq, s.failedReason], [4, "gave_up"], "an older failure does not hide a newer one");
     applyStatus(s, 5, "delivered");
     assert.equal(s.failedSeq, 4, "another message's success does not hide the failure");
     applyStatus(s, 4, "sent");
     assert.deepEqual([s.failedSeq, s.failedReason], [0, ""]);
     applyStatus(s, 6, "failed");
-    assert.equal(s.failedReason, "delivery failed");
+    assert.equal(s.failedReason, "provider_rejected", "a connector's report without a code");
+  });
+
+  it("words a failure for staff on one line, bounded; its note id is stable per message, session and code", () => {
+    const raw = "131047:\n Re-engagement\u0000 message\u202E\t" + "x".repeat(400);
+    const note = failureNote({ seq: 7, type: "whatsapp", address: "+15550001", code: "provider_rejected", detail: raw });
+    assert.match(note, /^Message 7 was not delivered on whatsapp to \+15550001: provider_rejected \(131047: Re-engagement message x+…\)$/);
+    assert.equal([...note.slice(note.indexOf("(") + 1, -1)].length, FAILURE_DETAIL_MAX);
+    assert.equal(failureNote({ seq: 2, type: "sms", address: "a", code: "gave_up" }), "Message 2 was not delivered on sms to a: gave_up");
+    assert.equal(failureNoteId("chs-1", 7, "gave_up"), failureNoteId("chs-1", 7, "gave_up"));
+    assert.notEqual(failureNoteId("chs-1", 7, "gave_up"), failureNoteId("chs-1", 8, "gave_up"));
+    assert.notEqual(failureNoteId("chs-1", 7, "gave_up"), failureNoteId("chs-1", 7, "provider_rejected"));
+    assert.match(failureNoteId("chs-1", 7, "gave_up"), ID_PATTERN);
+    assert.deepEqual([...FAILURE_CODES].sort(), ["gave_up", "no_endpoint", "provider_rejected"]);
   });
 
   it("sends out staff, bot and app texts only", () => {

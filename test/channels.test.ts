@@ -104,7 +104,7 @@ describe("channel connector API", function () {
     await waitFor(agent, () => sessionsOf(agent)[0].failedSeq === seq, 15_000, "the failure in the agent's state");
     const tries = receiver.attempts.filter((a) => a.id === `${body.roomId}:${seq}:${body.sessionId}`);
     assert.equal(tries.length, 3, "WEBHOOK_MAX_ATTEMPTS attempts");
-    assert.match(sessionsOf(agent)[0].failedReason, /after 3 attempts/);
+    assert.equal(sessionsOf(agent)[0].failedReason, "gave_up");
 
     // the connector reports a later message delivered: the failure of the earlier one stays visible
     receiver.answer = () => 204;
@@ -134,6 +134,51 @@ describe("channel connector API", function () {
     await until(() => receiver.accepted.some((d) => d.roomId === body.roomId && d.data.seq === reply.seq), 5_000, "the delivery");
     await waitFor(web, () => web.state.conversation?.messages.some((m: any) => m.seq === reply.seq), 5_000, "the widget sees it");
     assert.equal(receiver.accepted.filter((d) => d.roomId === body.roomId).length, 1, "the SDK session gets no delivery");
+    await web.leave();
+    await agent.leave();
+  });
+
+  it("a failed delivery's detail reaches staff only: the customer's state holds a code, the agent a note", async () => {
+    const customerId = uniqueId("web");
+    const web = await (await clientFor(server.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", {});
+    const seen: string[] = [];
+    web.onMessage("*", (type: unknown, payload: unknown) => { seen.push(JSON.stringify([type, payload])); });
+    await web.request("send", { id: "w1", text: "from the widget" });
+    const address = `+1444${Date.now() % 1e7}`;
+    assert.equal((await call(`/customers/${customerId}/channels`, { type: "sms", address }, app)).status, 200);
+    const { body } = await inbound(address, uniqueId("p"), "and by SMS");
+    const agent = await agentIn(customerId);
+    const smsOf = (room: any) => sessionsOf(room).find((s: any) => s.type === "sms");
+    await waitFor(web, () => smsOf(web) !== undefined, 5_000, "the sms session in the customer's state");
+
+    // the provider refuses the first answer: the connector reports it with the provider's own words
+    const raw = "carrier 30007: filtered by upstream\nSMPP bind=acme-prod-7";
+    const r1 = await agent.request("send", { id: "a1", text: "first answer" });
+    await until(() => receiver.accepted.some((d) => d.roomId === body.roomId && d.data.seq === r1.seq), 5_000, "the delivery");
+    const failed = { roomId: body.roomId, sessionId: body.sessionId, seq: r1.seq, status: "failed", reason: raw };
+    assert.equal((await call("/channels/sms/statuses", failed)).status, 200);
+    await waitFor(web, () => smsOf(web).failedSeq === r1.seq, 5_000, "the failure in the customer's state");
+    assert.equal(smsOf(web).failedReason, "provider_rejected");
+    assert.equal((await call("/channels/sms/statuses", failed)).status, 200, "a report sent twice");
+
+    // the connector keeps refusing the second: the outbox gives up
+    receiver.answer = (d) => (d.roomId === body.roomId ? 503 : 204);
+    const r2 = await agent.request("send", { id: "a2", text: "second answer" });
+    await waitFor(agent, () => smsOf(agent).failedSeq === r2.seq && agent.state.conversation.notes.length === 2, 15_000, "the second failure and its note");
+    assert.equal(smsOf(agent).failedReason, "gave_up");
+    assert.deepEqual([...agent.state.conversation.notes].map((n: any) => [n.kind, n.senderRole, n.text]), [
+      ["note", "app", `Message ${r1.seq} was not delivered on sms to ${address}: provider_rejected (carrier 30007: filtered by upstream SMPP bind=acme-prod-7)`],
+      ["note", "app", `Message ${r2.seq} was not delivered on sms to ${address}: gave_up (not accepted by the connector after 3 attempts)`],
+    ], "one note per failed message, the report sent twice included");
+
+    await waitFor(web, () => smsOf(web).failedSeq === r2.seq, 5_000, "the second failure in the customer's state");
+    assert.equal(smsOf(web).failedReason, "gave_up");
+    const history = await web.request("history", { limit: 200 });
+    const customerSaw = [JSON.stringify(web.state.toJSON()), JSON.stringify(history), ...seen].join("\n");
+    for (const secret of ["30007", "SMPP", "acme", "attempts", "not delivered"]) {
+      assert.ok(!customerSaw.includes(secret), `the customer never sees ${secret}`);
+    }
+    assert.equal(web.state.conversation.notes?.length ?? 0, 0);
     await web.leave();
     await agent.leave();
   });

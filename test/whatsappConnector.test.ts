@@ -138,16 +138,21 @@ describe("WhatsApp connector", function () {
     const { seq } = await agent.request("send", { id: "a1", text: "are you there?" });
     await waitFor(agent, () => sessionsOf(agent)[0].failedSeq === seq, 15_000, "shown failed");
     assert.equal(fake.attempts.filter((b) => b.to === number).length, 3, "WEBHOOK_MAX_ATTEMPTS attempts");
-    assert.match(sessionsOf(agent)[0].failedReason, /after 3 attempts/);
+    assert.equal(sessionsOf(agent)[0].failedReason, "gave_up");
+    const noteOf = (n: number) => [...agent.state.conversation.notes].map((m: any) => m.text).find((t: string) => t.startsWith(`Message ${n} `));
+    await waitFor(agent, () => noteOf(seq) !== undefined, 5_000, "the staff note");
+    assert.equal(noteOf(seq), `Message ${seq} was not delivered on whatsapp to ${number}: gave_up (not accepted by the connector after 3 attempts)`);
 
-    // accepted by the API, then reported failed by a status webhook: the provider's error is shown
+    // accepted by the API, then reported failed by a status webhook: the provider's error is shown to staff
     fake.answer = () => 200;
     const next = await agent.request("send", { id: "a2", text: "second try" });
     await until(() => fake.sent.some((m) => m.to === number), 5_000, "accepted");
     const sent = fake.sent.find((m) => m.to === number)!;
     await fake.webhook(webhookUrl, statusValue(fake.phoneNumberId, sent, "failed", [{ code: 131047, title: "Re-engagement message", error_data: { details: "more than 24 hours" } }]));
     await waitFor(agent, () => sessionsOf(agent)[0].failedSeq === next.seq, 5_000, "the status failure");
-    assert.equal(sessionsOf(agent)[0].failedReason, "131047: Re-engagement message: more than 24 hours");
+    assert.equal(sessionsOf(agent)[0].failedReason, "provider_rejected");
+    await waitFor(agent, () => noteOf(next.seq) !== undefined, 5_000, "the staff note");
+    assert.equal(noteOf(next.seq), `Message ${next.seq} was not delivered on whatsapp to ${number}: provider_rejected (131047: Re-engagement message: more than 24 hours)`);
 
     // a refusal for good (4xx) is not retried: shown failed after one attempt
     fake.answer = (body) => (body.to === number ? 400 : 200);
@@ -155,7 +160,9 @@ describe("WhatsApp connector", function () {
     const third = await agent.request("send", { id: "a3", text: "third" });
     await waitFor(agent, () => sessionsOf(agent)[0].failedSeq === third.seq, 5_000, "refused");
     assert.equal(fake.attempts.length - before, 1);
-    assert.match(sessionsOf(agent)[0].failedReason, /131026/);
+    assert.equal(sessionsOf(agent)[0].failedReason, "provider_rejected");
+    await waitFor(agent, () => noteOf(third.seq) !== undefined, 5_000, "the staff note");
+    assert.match(noteOf(third.seq)!, /provider_rejected \(131026/);
     await agent.leave();
   });
 });

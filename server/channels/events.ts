@@ -44,5 +44,8 @@ export interface GivenUpDelivery {
   roomId: string;
   sessionId: string;
   seq: number;
+  /** `gave_up` or `no_endpoint` (server/channels/rules.ts FailureCode) */
+  code: "gave_up" | "no_endpoint";
+  /** the transport's detail: for staff only (a note), never the replicated state */
   reason: string;
 }

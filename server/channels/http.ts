@@ -9,6 +9,7 @@ import { KeyedRateLimiter } from "../policy/rateLimit";
 import type { Services } from "../services";
 import { guardStore } from "../store/guard";
 import type { RoomRecord } from "../store/types";
+import type { GivenUpDelivery } from "./events";
 import { CHANNEL_TYPE, newChannelCustomerId, providerMessageKey, type DeliveryStatus } from "./rules";
 import { parseConnector } from "./schemas";
 
@@ -78,7 +79,7 @@ export function mountConnectorApi(app: express.Application, services: Services) 
     const body = parseConnector("status", req.body);
     const room = await guardStore(() => store.getRoom(body.roomId), { roomId: body.roomId });
     if (!room) { throw new AuthError("room_not_found", `no room ${body.roomId}`); }
-    return reach(body.roomId, "channelStatus", [{ type, sessionId: body.sessionId, seq: body.seq, status: body.status as DeliveryStatus, reason: body.reason }], null);
+    return reach(body.roomId, "channelStatus", [{ type, sessionId: body.sessionId, seq: body.seq, status: body.status as DeliveryStatus, code: "provider_rejected", reason: body.reason }], null);
   }));
 
   // applications: one customer on several channels (the web widget's customer continues on WhatsApp)
@@ -100,8 +101,8 @@ export function mountConnectorApi(app: express.Application, services: Services) 
 }
 
 /** The wiring's answer to a channel delivery the outbox gave up on: the room shows it failed. */
-export function reportGivenUp(delivery: { roomId: string; sessionId: string; seq: number; reason: string }) {
+export function reportGivenUp(delivery: GivenUpDelivery) {
   if (!delivery.roomId.startsWith("cc-")) { return; }
-  callRoom(delivery.roomId, "contact_center", "channelStatus", [{ sessionId: delivery.sessionId, seq: delivery.seq, status: "failed", reason: delivery.reason }])
+  callRoom(delivery.roomId, "contact_center", "channelStatus", [{ sessionId: delivery.sessionId, seq: delivery.seq, status: "failed", code: delivery.code, reason: delivery.reason }])
     .catch((e: any) => logger.warn({ roomId: delivery.roomId, err: e?.message }, "failed delivery could not be reported to the room"));
 }

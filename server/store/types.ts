@@ -79,7 +79,7 @@ export interface ChannelSessionRecord {
   sentSeq?: number;
   deliveredSeq?: number;
   readSeq?: number;
-  /** the latest failed delivery: its seq and why (0 / "" when none) */
+  /** the latest failed delivery: its seq and its code (server/channels/rules.ts FailureCode; 0 / "" when none) */
   failedSeq?: number;
   failedReason?: string;
 }

@@ -293,10 +293,11 @@ class OutboxWebhooks implements Webhooks {
     if (event.type === CHANNEL_EVENT && event.channel) {
       // one target: the connector of the session's channel type, with the connectors' secret
       const url = this.config.connectorUrls[event.channel.type];
-      const report = (reason: string) => this.onGivenUp({ roomId, sessionId: event.channel!.sessionId, seq: Number(event.data?.seq ?? 0), reason });
-      if (!url) { report(`no connector endpoint for channel ${event.channel.type}`); return true; }
+      const report = (code: "gave_up" | "no_endpoint", reason: string) =>
+        this.onGivenUp({ roomId, sessionId: event.channel!.sessionId, seq: Number(event.data?.seq ?? 0), code, reason });
+      if (!url) { report("no_endpoint", `no connector endpoint for channel ${event.channel.type}`); return true; }
       const outcome = await this.deliverTo(url, roomId, event, entry.payload, this.config.connectorSecret);
-      if (outcome === "given_up") { report(`not accepted by the connector after ${this.config.webhookMaxAttempts} attempts`); }
+      if (outcome === "given_up") { report("gave_up", `not accepted by the connector after ${this.config.webhookMaxAttempts} attempts`); }
       return outcome !== "stopped";
     }
     const outcomes = await Promise.all(this.config.webhookUrls.map((url) => this.deliverTo(url, roomId, event, entry.payload, this.config.webhookSecret)));
