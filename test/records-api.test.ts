@@ -71,14 +71,26 @@ describe("records API (erasure, export, audit, search, retention)", function () 
     assert.ok(!JSON.stringify(audit.body).includes("secret"), "the audit holds no contents");
   });
 
-  it("exports one customer's rooms, conversations, messages with notes, and channel sessions; apps only", async () => {
+  it("exports one customer's rooms, conversations, messages with notes, channel sessions and channel addresses; apps only", async () => {
     const customerId = uniqueId("c");
     const customer = await (await clientFor(server.url, { sub: customerId, role: "customer" })).joinOrCreate("contact_center", {});
     const agent = await (await clientFor(server.url, { sub: uniqueId("a"), role: "agent", teams: ["support"] })).joinOrCreate("contact_center", { customerId });
     await customer.request("send", { id: "e1", text: "export me" });
     await agent.request("send", { id: "e2", text: "a note about them", kind: "note" });
+    // the application links the customer's phone number and email address (docs/channels.md)
+    const phone = `+1555${Date.now() % 1e7}`;
+    for (const link of [{ type: "whatsapp", address: phone }, { type: "email", address: `${customerId.toLowerCase()}@example.test` }]) {
+      const res = await fetch(`${server.url}/api/customers/${customerId}/channels`, {
+        method: "POST", headers: { authorization: `Bearer ${appToken}`, "content-type": "application/json" }, body: JSON.stringify(link),
+      });
+      assert.equal(res.status, 200, await res.text());
+    }
     const out = await call("GET", `/customers/${customerId}/export`);
     assert.equal(out.status, 200);
+    assert.deepEqual(out.body.channelAddresses, [
+      { type: "email", address: `${customerId.toLowerCase()}@example.test` },
+      { type: "whatsapp", address: phone },
+    ]);
     assert.deepEqual(out.body.rooms.map((r: any) => r.room.roomId), [`cc-${customerId}`]);
     assert.deepEqual(out.body.rooms[0].conversations[0].messages.map((m: any) => [m.kind, m.text]), [["text", "export me"], ["note", "a note about them"]]);
     assert.ok(Array.isArray(out.body.channelSessions));
@@ -86,7 +98,8 @@ describe("records API (erasure, export, audit, search, retention)", function () 
     assert.equal((await call("GET", `/customers/${customerId}/export`, await tokenOf("a1", "agent", ["support"]))).status, 403);
     assert.equal((await call("DELETE", `/customers/${customerId}`, await tokenOf("s1", "supervisor", ["support"]))).status, 403);
     assert.equal((await call("GET", `/customers/bad%20id/export`)).body.code, "invalid_payload");
-    assert.equal((await call("GET", `/audit?subject=${customerId}&action=export_customer`)).body.entries[0].detail.messages, 2);
+    const { detail } = (await call("GET", `/audit?subject=${customerId}&action=export_customer`)).body.entries[0];
+    assert.deepEqual([detail.messages, detail.channelAddresses], [2, 2]);
     await customer.leave();
     await agent.leave();
   });

@@ -169,7 +169,8 @@ function recordsContract(name: string, makeStore: () => RoomStore | Promise<Room
       ]);
       assert.deepEqual(out.messagesElsewhere.map((m) => [m.roomId, m.seq, m.text]), [[elsewhere, 1, "from elsewhere"]]);
       assert.deepEqual(out.channelSessions.map((s) => s.id).sort(), [`chs-e-1-${who}`, `chs-e-2-${who}`]);
-      assert.deepEqual(await store.exportCustomer("c-nobody"), { customerId: "c-nobody", rooms: [], messagesElsewhere: [], channelSessions: [] });
+      assert.deepEqual(out.channelAddresses, [], "no address leads to them");
+      assert.deepEqual(await store.exportCustomer("c-nobody"), { customerId: "c-nobody", rooms: [], messagesElsewhere: [], channelSessions: [], channelAddresses: [] });
     });
 
     it("searchMessages finds every word, notes included, newest first, with before, limit and team scope", async () => {

@@ -798,6 +798,37 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         }
         assert.equal(await store.resolveChannelAddress("email", address, "cust-after"), "cust-after");
       });
+
+      it("lists a customer's addresses in their export, by type then address (stores with export)", async () => {
+        const customer = `cust-${randomUUID().slice(0, 8)}`;
+        const other = `cust-${randomUUID().slice(0, 8)}`;
+        const tag = randomUUID().slice(0, 8);
+        let exported;
+        try {
+          exported = await store.exportCustomer(customer);
+        } catch (e) {
+          if (e instanceof StoreError && e.kind === "unsupported") { return; } // Redis: no export (docs/storage.md)
+          throw e;
+        }
+        assert.deepEqual(exported.channelAddresses, [], "none before any");
+        await store.linkChannelAddress("whatsapp", `+1555${tag}`, customer);
+        assert.equal(await store.resolveChannelAddress("email", `b-${tag}@example.test`, customer), customer, "a first message's address");
+        await store.linkChannelAddress("email", `a-${tag}@example.test`, customer);
+        await store.linkChannelAddress("email", `ü-${tag}@example.test`, customer);
+        await store.linkChannelAddress("email", `moved-${tag}@example.test`, customer);
+        await store.linkChannelAddress("email", `moved-${tag}@example.test`, other);
+        await store.linkChannelAddress("email", `c-${tag}@example.test`, other);
+        assert.deepEqual((await store.exportCustomer(customer)).channelAddresses, [
+          { type: "email", address: `a-${tag}@example.test` },
+          { type: "email", address: `b-${tag}@example.test` },
+          { type: "email", address: `ü-${tag}@example.test` },
+          { type: "whatsapp", address: `+1555${tag}` },
+        ], "a relinked address follows its new customer");
+        assert.deepEqual((await store.exportCustomer(other)).channelAddresses, [
+          { type: "email", address: `c-${tag}@example.test` },
+          { type: "email", address: `moved-${tag}@example.test` },
+        ]);
+      });
     });
 
     describe("fencing: one owner epoch writes a room", () => {

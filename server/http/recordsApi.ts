@@ -73,6 +73,7 @@ export function mountRecordsApi(app: express.Application, services: Services) {
         rooms: data.rooms.length,
         conversations: data.rooms.reduce((n, r) => n + r.conversations.length, 0),
         messages: data.rooms.reduce((n, r) => n + r.conversations.reduce((m, c) => m + c.messages.length, 0), 0) + data.messagesElsewhere.length,
+        channelAddresses: data.channelAddresses.length,
       },
     });
     return data;

@@ -86,7 +86,7 @@ export class MemoryRecords {
   }
 
   async exportCustomer(customerId: string): Promise<CustomerExport> {
-    const out: CustomerExport = { customerId, rooms: [], messagesElsewhere: [], channelSessions: [] };
+    const out: CustomerExport = { customerId, rooms: [], messagesElsewhere: [], channelSessions: [], channelAddresses: [] };
     for (const data of this.store.rooms.values()) {
       const own = data.record.customers.includes(customerId);
       const conversations = [...data.conversations.values()].sort((a, b) => a.startedAt - b.startedAt);
@@ -101,6 +101,14 @@ export class MemoryRecords {
         out.rooms.push({ room: copy(data.record), conversations: conversations.map((c) => ({ ...copy(c), messages: copy(data.messages.get(c.id) ?? []) })) });
       }
     }
+    for (const [key, owner] of this.store.channelAddresses) {
+      if (owner !== customerId) { continue; }
+      const [type, address] = key.split("\u0000") as [string, string];
+      out.channelAddresses.push({ type, address });
+    }
+    // code point order (UTF-8 bytes), as the SQL stores sort
+    const bytes = (a: { type: string; address: string }) => Buffer.from(`${a.type}\u0000${a.address}`);
+    out.channelAddresses.sort((a, b) => Buffer.compare(bytes(a), bytes(b)));
     return out;
   }
 

@@ -88,7 +88,7 @@ export async function eraseCustomer(c: Q, customerId: string): Promise<ErasureRe
 }
 
 export async function exportCustomer(c: Q, customerId: string): Promise<CustomerExport> {
-  const out: CustomerExport = { customerId, rooms: [], messagesElsewhere: [], channelSessions: [] };
+  const out: CustomerExport = { customerId, rooms: [], messagesElsewhere: [], channelSessions: [], channelAddresses: [] };
   const own = new Set<string>();
   for (const room of await roomsOf(c, customerId)) {
     own.add(room.roomId);
@@ -104,6 +104,10 @@ export async function exportCustomer(c: Q, customerId: string): Promise<Customer
   for (const row of rows) {
     if (!own.has(row.room_id)) { out.messagesElsewhere.push({ ...decodeMessage(row.data, row.seq), roomId: row.room_id }); }
   }
+  // COLLATE "C": code point order on UTF-8, as in the other stores (not the database's locale)
+  const addresses = await c.query(`SELECT type, address FROM cc_channel_addresses WHERE customer_id = $1
+    ORDER BY type COLLATE "C", address COLLATE "C"`, [customerId]);
+  out.channelAddresses = addresses.rows.map((r) => ({ type: r.type, address: r.address }));
   return out;
 }
 

@@ -42,6 +42,18 @@ export interface CustomerExport {
   /** messages the customer sent in rooms where they are not a customer */
   messagesElsewhere: (MessageRecord & { roomId: string })[];
   channelSessions: ChannelSessionRecord[];
+  /**
+   * the channel addresses that lead to the customer (resolveChannelAddress,
+   * linkChannelAddress: an email address, a phone number), by type then address,
+   * compared by code point
+   */
+  channelAddresses: ChannelAddress[];
+}
+
+/** One entry of the address -> customer mapping of channel connectors (docs/channels.md). */
+export interface ChannelAddress {
+  type: string;
+  address: string;
 }
 
 export interface SearchQuery {

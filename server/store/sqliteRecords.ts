@@ -90,7 +90,7 @@ export function eraseCustomer(db: SqliteDb, customerId: string): ErasureResult {
 }
 
 export function exportCustomer(db: SqliteDb, customerId: string): CustomerExport {
-  const out: CustomerExport = { customerId, rooms: [], messagesElsewhere: [], channelSessions: [] };
+  const out: CustomerExport = { customerId, rooms: [], messagesElsewhere: [], channelSessions: [], channelAddresses: [] };
   const own = new Set<string>();
   for (const room of roomsOf(db, customerId)) {
     own.add(room.roomId);
@@ -106,6 +106,9 @@ export function exportCustomer(db: SqliteDb, customerId: string): CustomerExport
   for (const row of sent) {
     if (!own.has(row.room_id)) { out.messagesElsewhere.push({ ...decodeMessage(row.data, row.seq), roomId: row.room_id }); }
   }
+  // text compares byte-wise (BINARY) on UTF-8: code point order, as in the other stores
+  out.channelAddresses = db.stmt("SELECT type, address FROM cc_channel_addresses WHERE customer_id = ? ORDER BY type, address")
+    .all(customerId).map((r) => ({ type: String(r.type), address: String(r.address) }));
   return out;
 }
 
