@@ -8,7 +8,7 @@ import { acceptRefusal } from "../server/policy/permissions";
 import type { Payload } from "../server/policy/requests";
 import type { QueuedRequest } from "../server/store/types";
 import { callRoom } from "../server/cluster/roomCalls";
-import type { LiveRecord } from "../server/store/types";
+import type { AgentStatusRecord, LiveRecord } from "../server/store/types";
 import { QueueFeed } from "./queueFeed";
 import { addSample, followUpDue, isCustomerWaiting, offerLapsed } from "./queueRules";
 import { pickAgent } from "./routing";
@@ -46,19 +46,22 @@ export class TeamDesk {
   /** recent times from queueing to accept of customer-waiting requests (the wait estimate) */
   private acceptMs: number[] = [];
   private feed!: QueueFeed;
+  /** stored statuses of agents not back in this actor yet (each applied when its agent joins) */
+  private storedStatus = new Map<string, AgentStatusRecord>();
 
   constructor(private readonly room: TeamContext) {}
 
   private get state() { return this.room.state; }
   private get teamId() { return this.room.record.teamId!; }
 
-  /** A new team actor: the queue and the live conversations (with the agents' counts) from the store. */
+  /** A new team actor: the queue, the live conversations (with the agents' counts) and the agents' statuses from the store. */
   async load() {
     const { store, config } = this.room.services;
     for (const request of await store.loadQueue(this.teamId)) {
       this.state.requests.set(request.id, requestState(request));
     }
     for (const record of await store.loadLive(this.teamId)) { this.setLive(record); }
+    for (const record of await store.loadAgents(this.teamId)) { this.storedStatus.set(record.userId, record); }
     this.feed = new QueueFeed(this.teamId, () => this.room.isLive());
     this.feed.snapshot = () => this.state.requests.values();
     const tick = Math.max(50, Math.min(1_000, config.requestEscalateMs, config.offerTimeoutMs / 4));
@@ -82,6 +85,9 @@ export class TeamDesk {
       agent.name = identity.name;
       agent.role = identity.role;
       agent.maxConversations = this.room.services.config.agentMaxConversations;
+      // an agent away or not_ready before the team actor restarted is so again
+      const stored = this.storedStatus.get(identity.sub);
+      if (stored) { agent.status = stored.status; agent.reason = stored.reason; this.storedStatus.delete(identity.sub); }
       this.state.agents.set(identity.sub, agent);
     }
     agent.connected = true;
@@ -223,6 +229,7 @@ export class TeamDesk {
     agent.reason = payload.status === "not_ready" ? (payload.reason ?? "") : "";
     // an agent may lower its own maximum, never raise it over the configured one
     if (payload.maxConversations !== undefined) { agent.maxConversations = Math.min(payload.maxConversations, this.room.services.config.agentMaxConversations); }
+    this.persistAgents();
     this.offerAll();
     this.queueChanged();
     return { maxConversations: agent.maxConversations };
@@ -290,6 +297,7 @@ export class TeamDesk {
    */
   private lapseOffers() {
     const now = Date.now();
+    let statusChanged = false;
     for (const request of this.state.requests.values()) {
       if (!request.offeredTo || !offerLapsed(request.offeredAt, now, this.room.services.config.offerTimeoutMs)) { continue; }
       const lapsed = request.offeredTo;
@@ -299,10 +307,11 @@ export class TeamDesk {
       request.offeredTo = "";
       request.offeredAt = 0;
       const agent = this.state.agents.get(lapsed);
-      if (agent && agent.status === "available") { agent.status = "not_ready"; agent.reason = "missed_offer"; }
+      if (agent && agent.status === "available") { agent.status = "not_ready"; agent.reason = "missed_offer"; statusChanged = true; }
       logger.info({ roomId: this.room.roomId, requestId: request.id, lapsed }, "offer lapsed");
       this.offer(request);
     }
+    if (statusChanged) { this.persistAgents(); }
   }
 
   /** Customers waiting past QUEUE_MAX_WAIT_MS move to a follow-up: kept in the queue, flagged, told. */
@@ -360,6 +369,16 @@ export class TeamDesk {
     }));
     this.room.serial(() => this.room.writer.saveLive(this.teamId, live))
       .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team's live conversations"));
+  }
+
+  /** The agents' statuses other than available (with those not back yet), so a new team actor restores them. */
+  private persistAgents() {
+    const agents: AgentStatusRecord[] = [...this.storedStatus.values()];
+    for (const a of this.state.agents.values()) {
+      if (a.status !== "available") { agents.push({ userId: a.userId, status: a.status as AgentStatusRecord["status"], reason: a.reason }); }
+    }
+    this.room.serial(() => this.room.writer.saveAgents(this.teamId, agents))
+      .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the agents' statuses"));
   }
 }
 

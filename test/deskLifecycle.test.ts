@@ -432,6 +432,36 @@ for (const setup of [embedded(), cluster()]) {
       await waitFor(back, () => back.state.conversation?.status === "queued" && back.state.conversation.queuePosition === 1, 8_000, "its place again");
     });
 
+    it("a team actor killed and restarted keeps its agents' statuses: away, not_ready (missed_offer) and available come back as they were", async () => {
+      const team = uniqueId("t");
+      const [away, lapsing, free] = [agentOf(team), agentOf(team), agentOf(team)];
+      const deskAway = await join(away, "team", { teamId: team });
+      await deskAway.request("status", { status: "away" });
+      const deskLapsing = await join(lapsing, "team", { teamId: team });
+      const got = offers(deskLapsing);
+      await customerAsks(team);
+      await until(() => got.length === 1, 5_000, "the one available agent is offered the request");
+      await waitFor(deskLapsing, () => deskLapsing.state.agents.get(lapsing.sub)?.reason === "missed_offer", 8_000, "missed_offer");
+      // joins after the lapse and takes the request at once: it stays available, and no offer is left to lapse
+      const deskFree = await join(free, "team", { teamId: team });
+      const gotFree = offers(deskFree);
+      await until(() => gotFree.length === 1, 5_000, "offered to the agent who joined");
+      await deskFree.request("accept", { requestId: gotFree[0].id });
+      await sleep(300);
+      await setup.killTeamActor(team);
+      open.splice(0);
+      const status = (desk: Room<any>, userId: string) => {
+        const agent = desk.state.agents?.get(userId);
+        return agent ? `${agent.status}/${agent.reason}` : "absent";
+      };
+      const again = await joinRetrying(away, "team", { teamId: team });
+      await joinRetrying(lapsing, "team", { teamId: team });
+      await joinRetrying(free, "team", { teamId: team });
+      await waitFor(again, () => status(again, free.sub) !== "absent" && status(again, lapsing.sub) !== "absent", 5_000, "all three back");
+      assert.deepEqual([status(again, away.sub), status(again, lapsing.sub), status(again, free.sub)],
+        ["away/", "not_ready/missed_offer", "available/"]);
+    });
+
     async function joinRetrying(who: Who, name: string, options: Record<string, unknown>) {
       const deadline = Date.now() + 20_000;
       for (;;) {

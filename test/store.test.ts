@@ -853,6 +853,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         const current = store.forOwner(roomId, await store.activateRoom(roomId));
         const team = `team${randomUUID().slice(0, 8)}`;
         await current.saveQueue(team, [queued]);
+        await current.saveAgents(team, [{ userId: "ag1", status: "away", reason: "" }]);
         await current.setIdleDeadline(50);
 
         await assert.rejects(old.appendMessage(newMessage("conv-1", "m2")), isFenced);
@@ -865,6 +866,8 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         await assert.rejects(old.addMembers(["intruder"]), isFenced);
         await assert.rejects(old.appendOutbox(["{\"old\":1}"]), isFenced);
         await assert.rejects(old.saveQueue(team, []), isFenced);
+        await assert.rejects(old.saveAgents(team, [{ userId: "ag1", status: "not_ready", reason: "stale" }]), isFenced);
+        await assert.rejects(old.saveAgents(team, []), isFenced);
 
         const room = (await store.getRoom(roomId))!;
         assert.deepEqual([room.lastSeq, room.members, room.activeConversationId], [1, [], "conv-1"]);
@@ -873,6 +876,7 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         assert.deepEqual(await store.dueIdleDeadlines(60, 10), [roomId], "the owner's deadline stands");
         assert.deepEqual(await store.readOutbox(roomId, 10), []);
         assert.deepEqual((await store.loadQueue(team)).map((r) => r.id), ["req-1"]);
+        assert.deepEqual(await store.loadAgents(team), [{ userId: "ag1", status: "away", reason: "" }], "the owner's statuses stand");
       });
 
       it("lets the newer owner write, and a retry of a stored message id stays idempotent for it", async () => {
@@ -958,6 +962,23 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         assert.deepEqual(await store.loadLive(team), [live[1]]);
         await store.saveLive(team, []);
         assert.deepEqual(await store.loadLive(team), []);
+      });
+
+      it("saves and loads a team's agent statuses whole, per team (an agent who rejoins a new team actor keeps its status)", async () => {
+        const team = `team${randomUUID().slice(0, 8)}`;
+        assert.deepEqual(await store.loadAgents(team), []);
+        const agents = [
+          { userId: "ag1", status: "not_ready" as const, reason: "missed_offer" },
+          { userId: "ag2", status: "away" as const, reason: "" },
+          { userId: "ag\"3 ✓", status: "not_ready" as const, reason: "training \"q\"" },
+        ];
+        await store.saveAgents(team, agents);
+        assert.deepEqual(await store.loadAgents(team), agents);
+        assert.deepEqual(await store.loadAgents(`${team}-other`), []);
+        await store.saveAgents(team, [agents[1]]);
+        assert.deepEqual(await store.loadAgents(team), [agents[1]]);
+        await store.saveAgents(team, []);
+        assert.deepEqual(await store.loadAgents(team), []);
       });
 
       it("saves and loads a team's canned replies whole, per team", async () => {

@@ -23,5 +23,6 @@ export function ownerView(store: RoomStore, roomId: string, epoch: number): Room
     appendOutbox: (payloads) => store.appendOutbox(roomId, payloads, epoch),
     saveQueue: (teamId, requests) => store.saveQueue(teamId, requests, { roomId, epoch }),
     saveLive: (teamId, live) => store.saveLive(teamId, live, { roomId, epoch }),
+    saveAgents: (teamId, agents) => store.saveAgents(teamId, agents, { roomId, epoch }),
   };
 }

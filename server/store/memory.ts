@@ -1,7 +1,7 @@
 import { conversationEnded, conversationNotActive, conversationNotEnded, conversationNotFound, fenced, otherConversationActive, roomNotFound } from "./errors";
 import { ownerView } from "./fenced";
 import type {
-  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
+  AgentStatusRecord, AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, OwnerFence, LiveRecord, PageQuery, QueuedRequest, RoomRecord, RoomStore,
   RoomKind,
 } from "./types";
@@ -224,6 +224,13 @@ export class MemoryStore implements RoomStore {
     if (fence) { this.room(fence.roomId, fence.epoch); }
     if (live.length) { this.live.set(teamId, copy(live)); } else { this.live.delete(teamId); } }
   async loadLive(teamId: string) { return copy(this.live.get(teamId) ?? []); }
+
+  private agents = new Map<string, AgentStatusRecord[]>();
+
+  async saveAgents(teamId: string, agents: AgentStatusRecord[], fence?: OwnerFence) {
+    if (fence) { this.room(fence.roomId, fence.epoch); }
+    if (agents.length) { this.agents.set(teamId, copy(agents)); } else { this.agents.delete(teamId); } }
+  async loadAgents(teamId: string) { return copy(this.agents.get(teamId) ?? []); }
 
   async claim(name: string, ttlMs: number) {
     const now = Date.now();

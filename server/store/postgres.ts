@@ -14,7 +14,7 @@ import {
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
+  AgentStatusRecord, AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEntry, PageQuery,
   OutboxEvents, OwnerFence, LiveRecord, QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 
@@ -267,12 +267,14 @@ export class PostgresStore implements RoomStore {
     return rowCount === 1;
   }
 
-  // A team's queue, live conversations and canned replies: each one JSON document per
+  // A team's queue, live conversations, agent statuses and canned replies: each one JSON document per
   // team, replaced whole; the team room's writes are fenced like every room write.
   saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) { return this.saveTeamDoc("cc_team_queues", "requests", teamId, requests, owner); }
   loadQueue(teamId: string): Promise<QueuedRequest[]> { return this.loadTeamDoc("cc_team_queues", "requests", teamId); }
   saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) { return this.saveTeamDoc("cc_team_live", "live", teamId, live, owner); }
   loadLive(teamId: string): Promise<LiveRecord[]> { return this.loadTeamDoc("cc_team_live", "live", teamId); }
+  saveAgents(teamId: string, agents: AgentStatusRecord[], owner?: OwnerFence) { return this.saveTeamDoc("cc_team_agents", "agents", teamId, agents, owner); }
+  loadAgents(teamId: string): Promise<AgentStatusRecord[]> { return this.loadTeamDoc("cc_team_agents", "agents", teamId); }
   saveCanned(teamId: string, replies: CannedReply[]) { return this.saveTeamDoc("cc_team_canned", "replies", teamId, replies); }
   loadCanned(teamId: string): Promise<CannedReply[]> { return this.loadTeamDoc("cc_team_canned", "replies", teamId); }
 

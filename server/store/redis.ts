@@ -7,7 +7,7 @@ import {
 } from "./redisCodec";
 import { SCRIPTS, type ScriptName } from "./redisScripts";
 import type {
-  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
+  AgentStatusRecord, AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage,
   OutboxEntry, OutboxEvents, OwnerFence, LiveRecord, PageQuery, QueuedRequest, RoomRecord, RoomStore,
 } from "./types";
 import { unsupported } from "./errors";
@@ -271,16 +271,22 @@ export class RedisStore implements RoomStore {
     return raw ? JSON.parse(raw) : [];
   }
 
-  async saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) {
-    const key = `${this.prefix}live:{team-${teamId}}`;
+  saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) { return this.saveTeamDoc("live", teamId, live, owner); }
+  loadLive(teamId: string): Promise<LiveRecord[]> { return this.loadTeamDoc("live", teamId); }
+  saveAgents(teamId: string, agents: AgentStatusRecord[], owner?: OwnerFence) { return this.saveTeamDoc("agents", teamId, agents, owner); }
+  loadAgents(teamId: string): Promise<AgentStatusRecord[]> { return this.loadTeamDoc("agents", teamId); }
+
+  /** A team's document (`name` is a constant of the calls above), replaced whole. */
+  private async saveTeamDoc(name: string, teamId: string, list: unknown[], owner?: OwnerFence) {
+    const key = `${this.prefix}${name}:{team-${teamId}}`;
     // the fenced queue script sets any one key if the room's owner epoch still holds
-    if (owner) { await this.run("ccFencedQueue", this.roomKey(owner.roomId), key, fence(owner.epoch), owner.roomId, JSON.stringify(live)); return; }
-    if (live.length === 0) { await this.redis.del(key); return; }
-    await this.redis.set(key, JSON.stringify(live));
+    if (owner) { await this.run("ccFencedQueue", this.roomKey(owner.roomId), key, fence(owner.epoch), owner.roomId, JSON.stringify(list)); return; }
+    if (list.length === 0) { await this.redis.del(key); return; }
+    await this.redis.set(key, JSON.stringify(list));
   }
 
-  async loadLive(teamId: string): Promise<LiveRecord[]> {
-    const raw = await this.redis.get(`${this.prefix}live:{team-${teamId}}`);
+  private async loadTeamDoc<T>(name: string, teamId: string): Promise<T[]> {
+    const raw = await this.redis.get(`${this.prefix}${name}:{team-${teamId}}`);
     return raw ? JSON.parse(raw) : [];
   }
 

@@ -194,6 +194,11 @@ ALTER TABLE cc_conversations ADD COLUMN csat text;
 CREATE TABLE cc_team_canned (team_id text PRIMARY KEY, replies text NOT NULL);
 `;
 
+/** The statuses of a team's agents that are not available, whole, as its actor keeps them. */
+const TEAM_AGENTS = `
+CREATE TABLE cc_team_agents (team_id text PRIMARY KEY, agents text NOT NULL);
+`;
+
 export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 1, name: "rooms, conversations, messages, deadlines, leases, outbox, queues", sql: tables("integer", "integer PRIMARY KEY AUTOINCREMENT") },
   { version: 2, name: "records: sender index, FTS5 search, audit, ended index", sql: SQLITE_RECORDS },
@@ -201,6 +206,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
   { version: 5, name: "team live conversations", sql: TEAM_LIVE },
   { version: 6, name: "conversation ratings (csat), team canned replies", sql: WEB_TABLES },
+  { version: 7, name: "team agent statuses", sql: TEAM_AGENTS },
 ];
 
 /**
@@ -291,4 +297,5 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
   { version: 4, name: "channel addresses", sql: CHANNEL_ADDRESSES },
   { version: 5, name: "team live conversations", sql: TEAM_LIVE },
   { version: 6, name: "conversation ratings (csat), team canned replies", sql: WEB_TABLES },
+  { version: 7, name: "team agent statuses", sql: TEAM_AGENTS },
 ];

@@ -11,7 +11,7 @@ import {
   roomFromRow, roomValues, type ConversationRow, type RoomRow,
 } from "./sqlRows";
 import type {
-  AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, LiveRecord, PageQuery,
+  AgentStatusRecord, AppendResult, CannedReply, ConversationRecord, CsatRecord, MessageQuery, MessageRecord, NewMessage, OutboxEvents, OwnerFence, LiveRecord, PageQuery,
   QueuedRequest, RoomKind, RoomRecord, RoomStore,
 } from "./types";
 import { fillSeq } from "./types";
@@ -318,6 +318,10 @@ export class SqliteStore implements RoomStore {
     return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveLive(this.db, teamId, live));
   }
   loadLive(teamId: string) { return this.run(() => side.loadLive(this.db, teamId)); }
+  saveAgents(teamId: string, agents: AgentStatusRecord[], owner?: OwnerFence) {
+    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveAgents(this.db, teamId, agents));
+  }
+  loadAgents(teamId: string) { return this.run(() => side.loadAgents(this.db, teamId)); }
   appendOutbox(roomId: string, payloads: string[], epoch?: number) {
     return this.fencedRun(roomId, epoch, () => (epoch === undefined ? side.appendOutbox(this.db, roomId, payloads) : side.insertOutbox(this.db, roomId, payloads)));
   }

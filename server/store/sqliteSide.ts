@@ -1,5 +1,5 @@
 import type { SqliteDb } from "./sqliteDb";
-import type { CannedReply, LiveRecord, OutboxEntry, QueuedRequest } from "./types";
+import type { AgentStatusRecord, CannedReply, LiveRecord, OutboxEntry, QueuedRequest } from "./types";
 
 /*
  * The SQLite store's tables beside the room record: idle deadlines, leases, team
@@ -48,6 +48,17 @@ export function saveLive(db: SqliteDb, teamId: string, live: LiveRecord[]) {
 export function loadLive(db: SqliteDb, teamId: string): LiveRecord[] {
   const row = db.stmt("SELECT live FROM cc_team_live WHERE team_id = ?").get(teamId) as { live: string } | undefined;
   return row ? JSON.parse(row.live) : [];
+}
+
+export function saveAgents(db: SqliteDb, teamId: string, agents: AgentStatusRecord[]) {
+  if (agents.length === 0) { db.stmt("DELETE FROM cc_team_agents WHERE team_id = ?").run(teamId); return; }
+  db.stmt("INSERT INTO cc_team_agents (team_id, agents) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET agents = excluded.agents")
+    .run(teamId, JSON.stringify(agents));
+}
+
+export function loadAgents(db: SqliteDb, teamId: string): AgentStatusRecord[] {
+  const row = db.stmt("SELECT agents FROM cc_team_agents WHERE team_id = ?").get(teamId) as { agents: string } | undefined;
+  return row ? JSON.parse(row.agents) : [];
 }
 
 export function saveCanned(db: SqliteDb, teamId: string, replies: CannedReply[]) {

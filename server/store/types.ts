@@ -147,33 +147,8 @@ export interface MessageRecord {
   rich?: RichContent;
 }
 
-/** A conversation request waiting in a team's queue (desk/TeamDesk.ts). */
-export interface QueuedRequest {
-  id: string;
-  kind: "new" | "requeue" | "transfer" | "conference" | "handover";
-  roomId: string;
-  roomKind: RoomKind;
-  customerId: string;
-  conversationId: string;
-  targetUserId: string;
-  fromUserId: string;
-  reason: string;
-  forBot: boolean;
-  createdAt: number;
-  escalated: boolean;
-  /** waited past QUEUE_MAX_WAIT_MS (optional: queues stored before it have none) */
-  followUp?: boolean;
-}
-
-/** One live customer conversation of a team, as the team's actor keeps it (saveLive). */
-export interface LiveRecord {
-  roomId: string;
-  conversationId: string;
-  customerId: string;
-  startedAt: number;
-  /** agents, supervisors and bots taking part, in order of arrival */
-  agents: string[];
-}
+export type { AgentStatusRecord, LiveRecord, QueuedRequest } from "./teamTypes";
+import type { AgentStatusRecord, LiveRecord, QueuedRequest } from "./teamTypes";
 
 /** A message before the store gives it a seq. */
 export type NewMessage = Omit<MessageRecord, "seq">;
@@ -249,6 +224,8 @@ export interface RoomWriter {
   saveQueue(teamId: string, requests: QueuedRequest[], fence?: OwnerFence): Promise<void>;
   /** the live conversations of the team this (team) room serves */
   saveLive(teamId: string, live: LiveRecord[]): Promise<void>;
+  /** the agents' statuses of the team this (team) room serves */
+  saveAgents(teamId: string, agents: AgentStatusRecord[]): Promise<void>;
 }
 
 /** Which owner a team queue write comes from: the team room and its epoch. */
@@ -362,6 +339,13 @@ export interface RoomStore {
    */
   saveLive(teamId: string, live: LiveRecord[], fence?: OwnerFence): Promise<void>;
   loadLive(teamId: string): Promise<LiveRecord[]>;
+  /**
+   * The statuses of a team's agents that are not `available` (busy, away, not_ready with its
+   * reason), written whole by the team room's actor, so an agent who rejoins a new
+   * actor keeps its status (docs/desk.md). An empty list removes the document.
+   */
+  saveAgents(teamId: string, agents: AgentStatusRecord[], fence?: OwnerFence): Promise<void>;
+  loadAgents(teamId: string): Promise<AgentStatusRecord[]>;
 
   /**
    * Answers once the store can serve a call (a round trip to its server: `PING`,

@@ -90,6 +90,9 @@ export const strings = {
   cancel: "Cancel",
   ended: (reason: string) => `Conversation ended (${reason})`,
   closeTab: "Close",
+  /** an agent starts a conversation on purpose in the customer's room (an outbound follow-up) */
+  startConversation: "Start conversation",
+  conversationStarted: "Conversation started: write to the customer.",
   transfer: "Transfer",
   transferTo: "Transfer to",
   invite: "Invite",

@@ -11,7 +11,7 @@ import { Sidebar } from "./Sidebar";
 import type { Canned } from "./canned";
 
 export interface Me { id: string; name: string; role: string; team: string; tokens: TokenSource }
-export interface Open { roomId: string; customerId: string; connection: ChatConnection<any>; monitor: boolean }
+export interface Open { roomId: string; roomKind: string; customerId: string; connection: ChatConnection<any>; monitor: boolean }
 
 const host = hostTokens();
 
@@ -128,7 +128,7 @@ function Desk({ me, team }: { me: Me; team: ChatConnection<"team"> }) {
       const connection = roomKind === "private"
         ? await join("private", { roomId }, me.tokens)
         : await join("contact_center", monitor ? { customerId, mode: "monitor" } : { customerId }, me.tokens);
-      setOpen((list) => [...list, { roomId, customerId, connection, monitor }]);
+      setOpen((list) => [...list, { roomId, roomKind, customerId, connection, monitor }]);
       setActive(roomId);
     } catch (e) {
       known.delete(roomId);

@@ -60,6 +60,10 @@ export function Pane({ me, item, team, hidden, wrapUpReasons, canned, onUnread, 
           {!ended && !monitor && <button type="button" class="secondary invite" onClick={() => setDialog(dialog === "invite" ? "none" : "invite")}>{strings.invite}</button>}
           {!ended && monitor && <button type="button" class="barge" onClick={() => void act(() => connection.barge().then(() => setMonitor(false)))}>{strings.barge}</button>}
           {!ended && !monitor && <button type="button" class="danger end" onClick={() => setDialog(dialog === "end" ? "none" : "end")}>{strings.end}</button>}
+          {/* `start`: a follow-up on purpose, in a customer's room with no active conversation (docs/protocol.md) */}
+          {ended && !monitor && item.roomKind === "contact_center" && conversation?.status !== "queued" && (
+            <button type="button" class="start-conversation" onClick={() => void act(() => connection.start(), strings.conversationStarted)}>{strings.startConversation}</button>
+          )}
           {(ended || monitor) && <button type="button" class="secondary close" onClick={onClose}>{strings.closeTab}</button>}
         </div>
         {dialog === "transfer" && (
