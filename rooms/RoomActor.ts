@@ -89,6 +89,7 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     }
     const existing = await store.getRoom(resolved.roomId);
     if (!existing && resolved.create && resolved.limitFor) { await asJoinRefusal(() => checkCreation(resolved.limitFor!, config, store)); }
+    // not fenced: it writes only when no room exists, and an owner epoch exists only once it does
     this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
     if (!this.record) { await refuseJoin("room_not_found", `room ${resolved.roomId} does not exist`); }
     // take the room before reading it: an older actor (a frozen or cut-off process) can write no more
