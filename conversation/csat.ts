@@ -24,7 +24,8 @@ export const csatRequests: RequestTable<ConversationHost, ChatClient> = {
       }
       const csat: CsatRecord = { rating: payload.rating, comment: payload.comment ?? "", by: identity.sub, at: Date.now() };
       const events = room.services.webhooks.enabled ? [conversationRatedEvent(room.roomId, conversation.id, csat)] : [];
-      await guardStore(() => store.rateConversation(room.roomId, conversation.id, csat, events), { roomId: room.roomId });
+      // through the room's writer: an actor that lost the room (a newer one took it) stores no rating
+      await guardStore(() => room.writer.rateConversation(conversation.id, csat, events), { roomId: room.roomId });
       room.services.webhooks.written(room.roomId);
       return { rating: csat.rating, at: csat.at };
     }),

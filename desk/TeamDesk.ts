@@ -211,7 +211,10 @@ export class TeamDesk {
     logger.info({ roomId: this.room.roomId, requestId: request.id, by: identity.sub }, "request accepted");
     if (request.kind === "transfer" || request.kind === "conference") {
       // the room may belong to another team: its member list lets the accepting agent in
-      // with AGENT_TEAM_SCOPED (docs/desk.md); additive, so the room's actor may run anywhere
+      // with AGENT_TEAM_SCOPED (docs/desk.md); additive, so the room's actor may run anywhere.
+      // Not fenced, on purpose: this is another room's write, whose owner epoch belongs to
+      // that room's actor (this team room holds none for it), and the store merges the ids
+      // into the stored list in one step, so it cannot undo or be undone by the owner's writes.
       await this.room.services.store.addMembers(request.roomId, [identity.sub])
         .catch((e) => logger.warn({ err: e?.message, roomId: request.roomId }, "could not grant the accepting agent the room"));
     }

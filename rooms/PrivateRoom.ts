@@ -13,7 +13,7 @@ import { CustomerRoom } from "./CustomerRoom";
  */
 export abstract class PrivateRoom extends CustomerRoom {
   protected async created(resolved: ResolvedJoin) {
-    await privateRoomCreated(this.services.store, this.services.config, this.roomId, resolved.limitFor);
+    await privateRoomCreated(this.writer, this.services.config, resolved.limitFor);
   }
 
   /** joinById: the matchmaker resolved the room, so membership is checked against it. */

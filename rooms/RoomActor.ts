@@ -82,6 +82,9 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     this.roomId = resolved.roomId;
     this.kind = resolved.kind;
     const { config, store } = this.services;
+    // a process without its lease starts no actor (rooms/ownership.ts): refused before it
+    // writes anything (the room record), with the retryable code, not a failed start
+    if (!this.services.lease.valid()) { await refuseJoin("unavailable", "this process does not hold its lease"); }
 
     if (config.actorStartDelayMs > 0) {
       // fault injection (tests only): an actor whose start is slow, as with a huge history
@@ -89,11 +92,13 @@ export abstract class RoomActor<S extends ChatState | TeamState = ChatState | Te
     }
     const existing = await store.getRoom(resolved.roomId);
     if (!existing && resolved.create && resolved.limitFor) { await asJoinRefusal(() => checkCreation(resolved.limitFor!, config, store)); }
+    // not fenced: it writes only when no room exists, and an owner epoch exists only once it does
     this.record = existing ?? (resolved.create ? await store.createRoom(resolved.create) : null)!;
     if (!this.record) { await refuseJoin("room_not_found", `room ${resolved.roomId} does not exist`); }
     // take the room before reading it: an older actor (a frozen or cut-off process) can write no more
-    this.ownership = new RoomOwnership(store, this.roomId, this.services.lease, (reason) => this.stopServing(reason), () => this.listed());
-    const epoch = await this.ownership.activate();
+    const ownership = new RoomOwnership(store, this.roomId, this.services.lease, (reason) => this.stopServing(reason), () => this.listed());
+    this.ownership = ownership;
+    const epoch = await asJoinRefusal(() => ownership.activate()); // the lease may lapse meanwhile: `unavailable`
     (this as any)._listing.metadata = { ...(this as any)._listing.metadata, epoch: String(epoch) };
     this.unsubscribeLapse = this.services.lease.onLapse(() => this.fence("the process lease lapsed"));
     if (existing) { this.record = (await store.getRoom(this.roomId)) ?? this.record; }

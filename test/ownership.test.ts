@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatError } from "../server/errors";
-import type { Lease } from "../server/cluster/lease";
+import { leaseWithin, type Lease } from "../server/cluster/lease";
 import { MemoryStore } from "../server/store/memory";
 import { RoomOwnership } from "../rooms/ownership";
 
@@ -62,5 +62,16 @@ describe("room ownership: the fenced writer of one actor", () => {
     assert.deepEqual(actor.stops, ["the process lease lapsed"]);
     assert.equal((await store.getRoom(roomId))!.lastSeq, 0);
     await assert.rejects(owner().ownership.activate(), unavailable);
+  });
+
+  it("leaseWithin (the join gate): true at once while held, true once the lease is taken again within the wait, false after it", async () => {
+    assert.equal(await leaseWithin(lease, 0), true);
+    held = false;
+    const t0 = performance.now();
+    assert.equal(await leaseWithin(lease, 100), false);
+    assert.ok(performance.now() - t0 >= 100, "it waited the whole time");
+    setTimeout(() => { held = true; }, 50);
+    assert.equal(await leaseWithin(lease, 5_000), true);
+    assert.ok(performance.now() - t0 < 4_000, "and answered when the lease came back, not at the end of the wait");
   });
 });

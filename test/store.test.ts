@@ -900,6 +900,27 @@ function storeContract(name: string, makeStore: () => RoomStore | Promise<RoomSt
         assert.equal((await store.readOutbox(roomId, 10)).length, 1);
       });
 
+      it("refuses an older epoch's CSAT rating and its events; the owner's rating stands and a new owner may rate", async () => {
+        const { roomId, conversation } = await roomWithConversation();
+        const old = store.forOwner(roomId, await store.activateRoom(roomId));
+        await old.endConversation(ended(conversation, 3_000));
+        const current = store.forOwner(roomId, await store.activateRoom(roomId));
+        const mine = { rating: 2, comment: "slow", by: "cust-1", at: 3_500 };
+        await current.rateConversation("conv-1", mine);
+        const stale = { rating: 5, comment: "stale", by: "cust-1", at: 3_600 };
+        await assert.rejects(old.rateConversation("conv-1", stale, [conversationRatedEvent(roomId, "conv-1", stale)]), isFenced);
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!.csat, mine, "the stale rating stored nothing");
+        assert.deepEqual(await store.readOutbox(roomId, 10), [], "nor its event");
+        await assert.rejects(current.rateConversation("conv-nope", stale), { code: "not_found" }, "the owner's checks still apply");
+
+        const next = store.forOwner(roomId, await store.activateRoom(roomId));
+        await assert.rejects(current.rateConversation("conv-1", stale), isFenced, "the former owner is fenced in turn");
+        const again = { ...mine, rating: 3, at: 3_700 };
+        await next.rateConversation("conv-1", again, [conversationRatedEvent(roomId, "conv-1", again)]);
+        assert.deepEqual((await store.getConversation(roomId, "conv-1"))!.csat, again);
+        assert.equal((await store.readOutbox(roomId, 10)).length, 1);
+      });
+
       it("orders a racing activation wholly before or after each append: the seqs stay gapless and no old write follows it", async () => {
         const { roomId } = await roomWithConversation();
         const old = store.forOwner(roomId, await store.activateRoom(roomId));

@@ -18,6 +18,19 @@ export interface Lease {
 export const alwaysHeld: Lease = { valid: () => true, onLapse: () => () => {} };
 
 /**
+ * Whether the lease is held, waiting up to `withinMs` for it (checked every 25 ms):
+ * a process whose Redis just came back takes its lease again at its next renewal.
+ */
+export async function leaseWithin(lease: Lease, withinMs: number): Promise<boolean> {
+  const until = performance.now() + withinMs;
+  while (!lease.valid()) {
+    if (performance.now() >= until) { return false; }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/**
  * The process lease (docs/cluster.md, Fencing): the process renews
  * `cc:lease:process:<processId>` in Redis every `leaseMs / 4` with a TTL of
  * `leaseMs`. Locally it counts the lease from the moment it SENT its last successful

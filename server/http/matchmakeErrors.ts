@@ -1,4 +1,5 @@
 import { ErrorCode, matchMaker } from "@colyseus/core";
+import { alwaysHeld, leaseWithin, type Lease } from "../cluster/lease";
 import { ChatError, isJoinRefusal, joinRefusal } from "../errors";
 import { logger } from "../logger";
 import type { DependencyProbes } from "./probes";
@@ -12,6 +13,10 @@ import type { DependencyProbes } from "./probes";
  *
  * - while the probes (server/http/probes.ts) say Redis or the store is down, a join
  *   is refused at once with `unavailable`;
+ * - while the process does not hold its lease (it lapsed during an outage and the
+ *   next renewal has not come yet), a join waits for it up to `leaseWaitMs`, then is
+ *   refused with `unavailable`: such a process starts no actor (rooms/ownership.ts),
+ *   and a join let through would only meet the actor's refused start;
  * - a call unanswered after `timeoutMs` is refused with `unavailable` (what it was
  *   doing may still finish: a seat nobody claims expires by itself);
  * - an error that is not one of our refusals is answered `unavailable` when a fresh
@@ -19,7 +24,7 @@ import type { DependencyProbes } from "./probes";
  *
  * Our own refusals (rooms/auth.ts) and Colyseus' own codes pass through unchanged.
  */
-export function mapMatchmakeErrors(probes: DependencyProbes, timeoutMs: number) {
+export function mapMatchmakeErrors(probes: DependencyProbes, timeoutMs: number, lease: Lease = alwaysHeld, leaseWaitMs = 0) {
   const controller = matchMaker.controller as { invokeMethod: (...args: any[]) => Promise<any>; [WRAPPED]?: (...args: any[]) => Promise<any> };
   // the controller is Colyseus' one per process: a second node in the process wraps the original, not the wrapper
   controller[WRAPPED] ??= controller.invokeMethod;
@@ -27,10 +32,12 @@ export function mapMatchmakeErrors(probes: DependencyProbes, timeoutMs: number) 
   controller.invokeMethod = async (...args: any[]) => {
     const down = probes.down();
     if (down) { throw unavailable(`${down} is down`); }
+    const startedAt = Date.now(); // the wait for the lease counts against the timeout
+    if (!(await leaseWithin(lease, Math.min(leaseWaitMs, timeoutMs)))) { throw unavailable("this process does not hold its lease"); }
     let timer: NodeJS.Timeout | undefined;
     const call = invoke(...args);
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(unavailable(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(unavailable(`no answer within ${timeoutMs} ms`)), Math.max(0, timeoutMs - (Date.now() - startedAt)));
     });
     try {
       return await Promise.race([call, timedOut]);

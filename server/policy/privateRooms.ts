@@ -1,8 +1,8 @@
 import { matchMaker } from "@colyseus/core";
 import type { Config } from "../config";
-import { AuthError } from "../errors";
+import { AuthError, RoomMovedError } from "../errors";
 import { logger } from "../logger";
-import type { RoomRecord, RoomStore } from "../store/types";
+import type { RoomRecord, RoomStore, RoomWriter } from "../store/types";
 import { TokenBucket } from "./rateLimit";
 
 /**
@@ -74,17 +74,23 @@ export async function checkCreation(customerId: string, config: Config, store: R
 }
 
 /**
- * A new private room (its actor's onCreate): counted against its customer's
- * PRIVATE_ROOMS_PER_CUSTOMER, and given the deadline after which the sweeper removes
- * it if nobody used it. Failures are logged: the room itself works without either.
+ * A new private room (its actor's onCreate, after it took the room): counted against
+ * its customer's PRIVATE_ROOMS_PER_CUSTOMER, and given the deadline after which the
+ * sweeper removes it if nobody used it. The deadline is a write of the room, so it
+ * goes through the actor's fenced writer: an actor that a newer one already replaced
+ * must not move the newer owner's deadline. Store failures are logged (the room works
+ * without the deadline); losing the room is not, it ends the actor's start.
  */
-export async function privateRoomCreated(store: RoomStore, config: Config, roomId: string, customerId: string | undefined): Promise<void> {
+export async function privateRoomCreated(writer: Pick<RoomWriter, "roomId" | "setIdleDeadline">, config: Config, customerId: string | undefined): Promise<void> {
+  const roomId = writer.roomId;
   if (customerId) {
     await Promise.resolve(matchMaker.presence.sadd(setKey(customerId), roomId))
       .catch((e) => logger.warn({ err: e?.message, roomId }, "could not count the private room"));
   }
-  await store.setIdleDeadline(roomId, Date.now() + config.privateRoomUnusedMs)
-    .catch((e) => logger.warn({ err: e?.message, roomId }, "could not store the private room's deadline"));
+  await writer.setIdleDeadline(Date.now() + config.privateRoomUnusedMs).catch((e) => {
+    if (e instanceof RoomMovedError) { throw e; }
+    logger.warn({ err: e?.message, roomId }, "could not store the private room's deadline");
+  });
 }
 
 /**

@@ -17,6 +17,7 @@ export function ownerView(store: RoomStore, roomId: string, epoch: number): Room
     startConversation: (conversation, events = []) => store.startConversation(ours(conversation), events, epoch),
     saveConversation: (conversation) => store.saveConversation(ours(conversation), epoch),
     endConversation: (conversation, events = []) => store.endConversation(ours(conversation), events, epoch),
+    rateConversation: (conversationId, csat, events = []) => store.rateConversation(roomId, conversationId, csat, events, epoch),
     appendMessage: (message, events = []) => store.appendMessage(roomId, message, events, epoch),
     setIdleDeadline: (deadline) => store.setIdleDeadline(roomId, deadline, epoch),
     clearIdleDeadline: () => store.clearIdleDeadline(roomId, epoch),

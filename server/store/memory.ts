@@ -127,7 +127,8 @@ export class MemoryStore implements RoomStore {
     return conversation ? copy(conversation) : null;
   }
 
-  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = [], epoch?: number) {
+    if (epoch !== undefined) { this.room(roomId, epoch); }
     const stored = this.rooms.get(roomId)?.conversations.get(conversationId);
     if (!stored) { throw conversationNotFound(conversationId); }
     if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }

@@ -195,8 +195,10 @@ export class PostgresStore implements RoomStore {
     });
   }
 
-  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = [], epoch?: number) {
     await this.tx(async (c) => {
+      // the room row first, as every fenced write locks it: the owner cannot change before the commit
+      if (epoch !== undefined) { await lockOwned(c, roomId, epoch, "SHARE"); }
       const stored = (await c.query("SELECT state FROM cc_conversations WHERE room_id = $1 AND id = $2 FOR UPDATE", [roomId, conversationId])).rows[0];
       if (!stored) { throw conversationNotFound(conversationId); }
       if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }

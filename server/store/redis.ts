@@ -150,9 +150,9 @@ export class RedisStore implements RoomStore {
     if (ended === 1) { await this.redis.zrem(this.idleKey(), roomId); }
   }
 
-  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
-    await this.run("ccRateConversation", this.convKey(roomId, conversationId), this.outboxKey(roomId), this.outboxesKey(),
-      roomId, conversationId, JSON.stringify(csat), events.length, ...events);
+  async rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = [], epoch?: number) {
+    await this.run("ccRateConversation", this.roomKey(roomId), this.convKey(roomId, conversationId), this.outboxKey(roomId), this.outboxesKey(),
+      fence(epoch), roomId, conversationId, JSON.stringify(csat), events.length, ...events);
   }
 
   async getConversation(roomId: string, conversationId: string) {

@@ -105,20 +105,20 @@ redis.call('HSET', KEYS[2], 'participants', ARGV[3], 'channelSessions', ARGV[4])
 return 1`,
   },
 
-  // KEYS: conv, outbox, outboxes   ARGV: roomId, conversationId, csat, n, n events
+  // KEYS: room, conv, outbox, outboxes   ARGV: roomId, conversationId, csat, n, n events
   ccRateConversation: {
-    numberOfKeys: 3,
-    lua: `
-local state = redis.call('HGET', KEYS[1], 'state')
+    numberOfKeys: 4,
+    lua: `${FENCE}
+local state = redis.call('HGET', KEYS[2], 'state')
 if not state then
   return redis.error_reply('NOT_FOUND conversation ' .. ARGV[2] .. ' does not exist')
 end
 if state ~= 'ended' then
   return redis.error_reply('CONFLICT conversation ' .. ARGV[2] .. ' has not ended: it is rated after its end')
 end
-redis.call('HSET', KEYS[1], 'csat', ARGV[3])
+redis.call('HSET', KEYS[2], 'csat', ARGV[3])
 local n = tonumber(ARGV[4])
-${outboxAppend("KEYS[2]", "KEYS[3]")}
+${outboxAppend("KEYS[3]", "KEYS[4]")}
 return 1`,
   },
 

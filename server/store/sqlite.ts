@@ -183,8 +183,9 @@ export class SqliteStore implements RoomStore {
     }));
   }
 
-  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = []) {
+  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events: OutboxEvents = [], epoch?: number) {
     return this.run(() => this.transaction(() => {
+      if (epoch !== undefined) { this.owned(roomId, epoch); }
       const stored = this.conversationRow(roomId, conversationId);
       if (!stored) { throw conversationNotFound(conversationId); }
       if (stored.state !== "ended") { throw conversationNotEnded(conversationId); }

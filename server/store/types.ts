@@ -216,6 +216,8 @@ export interface RoomWriter {
   startConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
   saveConversation(conversation: ConversationRecord): Promise<void>;
   endConversation(conversation: ConversationRecord, events?: OutboxEvents): Promise<void>;
+  /** the customer's rating of one of the room's ended conversations (`csat`) */
+  rateConversation(conversationId: string, csat: CsatRecord, events?: OutboxEvents): Promise<void>;
   appendMessage(message: NewMessage, events?: OutboxEvents): Promise<AppendResult>;
   setIdleDeadline(deadline: number): Promise<void>;
   clearIdleDeadline(): Promise<void>;
@@ -265,7 +267,7 @@ export interface RoomStore {
   endConversation(conversation: ConversationRecord, events?: OutboxEvents, epoch?: number): Promise<void>;
   getConversation(roomId: string, conversationId: string): Promise<ConversationRecord | null>;
   /** stores the rating of an ended conversation (conflict while it is active, not_found without it) with its events */
-  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events?: OutboxEvents): Promise<void>;
+  rateConversation(roomId: string, conversationId: string, csat: CsatRecord, events?: OutboxEvents, epoch?: number): Promise<void>;
   /** The room's past (ended) conversations, newest first. */
   listConversations(roomId: string, query: PageQuery): Promise<ConversationRecord[]>;
 

@@ -129,7 +129,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   await server.listen(config.port);
   await lease?.start();
-  mapMatchmakeErrors(probes, config.matchmakeTimeoutMs);
+  // a lapsed lease is taken again at the next renewal (every quarter of LEASE_MS): a join waits that long at most
+  mapMatchmakeErrors(probes, config.matchmakeTimeoutMs, lease ?? alwaysHeld, config.leaseMs / 2);
   probes.start();
   installHttpFront(transport.server!, { bodyMaxBytes: config.httpBodyMaxBytes, apiBodyMaxBytes: config.maxRequestBytes, corsOrigins: config.corsOrigins, publicAddress: config.publicAddress, streamedBodyMaxBytes: uploadRoute });
   const metricsServer = await startMetricsServer(metricsPolicy);
