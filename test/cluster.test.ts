@@ -204,7 +204,9 @@ describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor p
     const everyone = rooms.flatMap(({ customer, agent }) => [customer, agent]);
     await until(() => everyone.every((m) => m.rejoinedAt > killedAt), 20_000, "every client rejoined");
     const slowest = Math.max(...everyone.map((m) => m.rejoinedAt - killedAt));
-    assert.ok(slowest < 10_000, `slowest rejoin took ${slowest} ms`);
+    // a bound against a rejoin that hangs; the failover time itself (goal 5 s p99 on a
+    // quiet machine) is measured with the client library in test/failover.test.ts
+    assert.ok(slowest < 15_000, `slowest rejoin took ${slowest} ms`);
 
     for (const { customer, agent } of rooms) {
       const host = await hostOf(redis.url, customer.room.roomId);

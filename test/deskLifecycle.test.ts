@@ -424,8 +424,10 @@ for (const setup of [embedded(), cluster()]) {
       await setup.killTeamActor(team);
       open.splice(0);
       const deskAgain = await joinRetrying(a, "team", { teamId: team });
-      await waitFor(deskAgain, () => !!deskAgain.state.live?.get(`cc-${customerId}`)?.agents.includes(a.sub), 5_000, "live conversation back");
-      await waitFor(deskAgain, () => deskAgain.state.agents?.get(a.sub)?.activeConversations === 1, 5_000, "count back");
+      // generous: in the cluster variant the customer rooms died with the process too, and
+      // on a loaded 2-core machine their move (detection + lease expiry) takes seconds
+      await waitFor(deskAgain, () => !!deskAgain.state.live?.get(`cc-${customerId}`)?.agents.includes(a.sub), 15_000, "live conversation back");
+      await waitFor(deskAgain, () => deskAgain.state.agents?.get(a.sub)?.activeConversations === 1, 15_000, "count back");
       await waitFor(deskAgain, () => requests(deskAgain).some((r) => r.customerId === waiting.customerId), 5_000, "the queue back");
       // the waiting customer comes back (its room's actor may have died too) and still has its place
       const back = await joinRetrying({ sub: waiting.customerId, role: "customer" }, "contact_center", { channel: { type: "web" }, teamId: team });
