@@ -1,4 +1,5 @@
 import type { RoomContext } from "../conversation/context";
+import { TeamDocuments } from "./teamDocuments";
 import { who, type ChatClient } from "../conversation/context";
 import { AgentState, LiveConversationState, RequestState, type TeamState } from "../schema/TeamState";
 import type { Identity } from "../server/auth";
@@ -48,8 +49,12 @@ export class TeamDesk {
   private feed!: QueueFeed;
   /** stored statuses of agents not back in this actor yet (each applied when its agent joins) */
   private storedStatus = new Map<string, AgentStatusRecord>();
+  /** the queue, live conversations and agents' statuses in the store (desk/teamDocuments.ts) */
+  private readonly documents: TeamDocuments;
 
-  constructor(private readonly room: TeamContext) {}
+  constructor(private readonly room: TeamContext) {
+    this.documents = new TeamDocuments(room, () => this.storedStatus.values());
+  }
 
   private get state() { return this.room.state; }
   private get teamId() { return this.room.record.teamId!; }
@@ -355,34 +360,9 @@ export class TeamDesk {
     this.offerAll();
   }
 
-  private persistQueue() {
-    const requests = [...this.state.requests.values()].map((r): QueuedRequest => ({
-      id: r.id, kind: r.kind as QueuedRequest["kind"], roomId: r.roomId, roomKind: r.roomKind as QueuedRequest["roomKind"],
-      customerId: r.customerId, conversationId: r.conversationId, targetUserId: r.targetUserId, fromUserId: r.fromUserId,
-      reason: r.reason, forBot: r.forBot, createdAt: r.createdAt, escalated: r.escalated, followUp: r.followUp,
-    }));
-    this.room.serial(() => this.room.writer.saveQueue(this.teamId, requests))
-      .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team queue"));
-  }
-
-  /** The live conversations, whole, so a new team actor rebuilds them and the agents' counts. */
-  private persistLive() {
-    const live = [...this.state.live.values()].map((l): LiveRecord => ({
-      roomId: l.roomId, conversationId: l.conversationId, customerId: l.customerId, startedAt: l.startedAt, agents: [...l.agents],
-    }));
-    this.room.serial(() => this.room.writer.saveLive(this.teamId, live))
-      .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the team's live conversations"));
-  }
-
-  /** The agents' statuses other than available (with those not back yet), so a new team actor restores them. */
-  private persistAgents() {
-    const agents: AgentStatusRecord[] = [...this.storedStatus.values()];
-    for (const a of this.state.agents.values()) {
-      if (a.status !== "available") { agents.push({ userId: a.userId, status: a.status as AgentStatusRecord["status"], reason: a.reason }); }
-    }
-    this.room.serial(() => this.room.writer.saveAgents(this.teamId, agents))
-      .catch((e) => logger.error({ err: e, roomId: this.room.roomId }, "could not store the agents' statuses"));
-  }
+  private persistQueue() { this.documents.changed("queue"); }
+  private persistLive() { this.documents.changed("live"); }
+  private persistAgents() { this.documents.changed("agents"); }
 }
 
 function requestState(request: QueuedRequest): RequestState {
