@@ -13,10 +13,10 @@ describe("operations: health, metrics, logs, monitor", function () {
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(typeof body.store.ms, "number");
-    assert.deepEqual(body, { status: "ok", redis: "embedded", store: { ok: true, ms: body.store.ms }, matchmaker: "ready", draining: false });
+    assert.deepEqual(body, { status: "ok", redis: "embedded", store: { ok: true, ms: body.store.ms }, matchmaker: "ready", draining: false, lease: "held" });
     const ready = await fetch(`${server.url}/ready`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { ready: true, draining: false, down: null });
+    assert.deepEqual(await ready.json(), { ready: true, draining: false, lease: "held", down: null });
   });
 
   it("/health reports Redis on a Redis node", async () => {

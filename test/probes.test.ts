@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readiness } from "../server/http/health";
 import { DependencyProbes } from "../server/http/probes";
 import { MemoryStore } from "../server/store/memory";
 
@@ -61,5 +62,12 @@ describe("health probes (server/http/probes.ts)", () => {
     await new Promise((r) => setTimeout(r, 150));
     await probes.report();
     assert.equal(store.pings, 2);
+  });
+
+  it("readiness: ready only with every dependency answering, not draining, and the process lease held", () => {
+    assert.deepEqual(readiness({ status: "ok" }, false, true), { ready: true, draining: false, lease: "held" });
+    assert.equal(readiness({ status: "unavailable" }, false, true).ready, false);
+    assert.equal(readiness({ status: "ok" }, true, true).ready, false);
+    assert.deepEqual(readiness({ status: "ok" }, false, false), { ready: false, draining: false, lease: "lapsed" });
   });
 });

@@ -108,7 +108,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     transport,
     express: (app: express.Application) => {
       app.disable("x-powered-by");
-      mountHealth(app, probes);
+      mountHealth(app, probes, services.lease);
       mountMetrics(app, metricsPolicy);
       mountAppApi(app, services);
       mountCannedApi(app, services);
