@@ -162,6 +162,8 @@ describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor p
     const customer = new Member({ sub: customerId, role: "customer" }, urls, "contact_center", { channel: { type: "web" } });
     members.push(customer);
     await customer.join(0);
+    // the customer's first message starts the conversation the agent then joins
+    assert.equal(await customer.send("hello from A"), 1);
     const host = await hostOf(redis.url, `cc-${customerId}`);
     const other = alive().findIndex((n) => n.port !== portOf(host!.publicAddress));
     const agent = new Member({ sub: uniqueId("a"), role: "agent", teams: ["t1"] }, urls, "contact_center", { customerId });
@@ -169,7 +171,6 @@ describe("cluster: Redis presence and matchmaking, PostgreSQL store, one actor p
     await agent.join(other);
     assert.notEqual(alive()[other].port, portOf(host!.publicAddress), "matchmaking went through a process that does not host the room");
 
-    assert.equal(await customer.send("hello from A"), 1);
     assert.equal(await agent.send("hello from B"), 2);
     await waitFor(customer.room, () => customer.room.state.conversation?.messages.length === 2);
     await waitFor(agent.room, () => agent.room.state.conversation?.messages.length === 2);
