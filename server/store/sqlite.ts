@@ -312,22 +312,22 @@ export class SqliteStore implements RoomStore {
   dueIdleDeadlines(now: number, limit: number) { return this.run(() => side.dueIdleDeadlines(this.db, now, limit)); }
   claim(name: string, ttlMs: number) { return this.run(() => side.claim(this.db, name, ttlMs)); }
   saveQueue(teamId: string, requests: QueuedRequest[], owner?: OwnerFence) {
-    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveQueue(this.db, teamId, requests));
+    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveTeamDoc(this.db, "queue", teamId, requests));
   }
-  loadQueue(teamId: string) { return this.run(() => side.loadQueue(this.db, teamId)); }
+  loadQueue(teamId: string) { return this.run(() => side.loadTeamDoc<QueuedRequest>(this.db, "queue", teamId)); }
   saveLive(teamId: string, live: LiveRecord[], owner?: OwnerFence) {
-    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveLive(this.db, teamId, live));
+    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveTeamDoc(this.db, "live", teamId, live));
   }
-  loadLive(teamId: string) { return this.run(() => side.loadLive(this.db, teamId)); }
+  loadLive(teamId: string) { return this.run(() => side.loadTeamDoc<LiveRecord>(this.db, "live", teamId)); }
   saveAgents(teamId: string, agents: AgentStatusRecord[], owner?: OwnerFence) {
-    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveAgents(this.db, teamId, agents));
+    return this.fencedRun(owner?.roomId ?? "", owner?.epoch, () => side.saveTeamDoc(this.db, "agents", teamId, agents));
   }
-  loadAgents(teamId: string) { return this.run(() => side.loadAgents(this.db, teamId)); }
+  loadAgents(teamId: string) { return this.run(() => side.loadTeamDoc<AgentStatusRecord>(this.db, "agents", teamId)); }
   appendOutbox(roomId: string, payloads: string[], epoch?: number) {
     return this.fencedRun(roomId, epoch, () => (epoch === undefined ? side.appendOutbox(this.db, roomId, payloads) : side.insertOutbox(this.db, roomId, payloads)));
   }
-  saveCanned(teamId: string, replies: CannedReply[]) { return this.run(() => side.saveCanned(this.db, teamId, replies)); }
-  loadCanned(teamId: string) { return this.run(() => side.loadCanned(this.db, teamId)); }
+  saveCanned(teamId: string, replies: CannedReply[]) { return this.run(() => side.saveTeamDoc(this.db, "canned", teamId, replies)); }
+  loadCanned(teamId: string) { return this.run(() => side.loadTeamDoc<CannedReply>(this.db, "canned", teamId)); }
   readOutbox(roomId: string, limit: number) { return this.run(() => side.readOutbox(this.db, roomId, limit)); }
   removeOutbox(roomId: string, entryIds: string[]) { return this.run(() => side.removeOutbox(this.db, roomId, entryIds)); }
   pendingOutboxes(limit: number) { return this.run(() => side.pendingOutboxes(this.db, limit)); }

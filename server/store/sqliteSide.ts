@@ -1,5 +1,5 @@
 import type { SqliteDb } from "./sqliteDb";
-import type { AgentStatusRecord, CannedReply, LiveRecord, OutboxEntry, QueuedRequest } from "./types";
+import type { OutboxEntry } from "./types";
 
 /*
  * The SQLite store's tables beside the room record: idle deadlines, leases, team
@@ -28,48 +28,31 @@ export function claim(db: SqliteDb, name: string, ttlMs: number): boolean {
     .run(name, now + ttlMs, now).changes === 1;
 }
 
-export function saveQueue(db: SqliteDb, teamId: string, requests: QueuedRequest[]) {
-  if (requests.length === 0) { db.stmt("DELETE FROM cc_team_queues WHERE team_id = ?").run(teamId); return; }
-  db.stmt("INSERT INTO cc_team_queues (team_id, requests) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET requests = excluded.requests")
-    .run(teamId, JSON.stringify(requests));
+/**
+ * A team's queue, live conversations, agents' statuses and canned replies: each one
+ * JSON document per team, replaced whole (an empty list removes the row), as in the
+ * PostgreSQL store. `TEAM_DOCS` names each document's table and column: constants,
+ * never input.
+ */
+export const TEAM_DOCS = {
+  queue: ["cc_team_queues", "requests"],
+  live: ["cc_team_live", "live"],
+  agents: ["cc_team_agents", "agents"],
+  canned: ["cc_team_canned", "replies"],
+} as const;
+export type TeamDoc = keyof typeof TEAM_DOCS;
+
+export function saveTeamDoc(db: SqliteDb, doc: TeamDoc, teamId: string, list: unknown[]) {
+  const [table, column] = TEAM_DOCS[doc];
+  if (list.length === 0) { db.stmt(`DELETE FROM ${table} WHERE team_id = ?`).run(teamId); return; }
+  db.stmt(`INSERT INTO ${table} (team_id, ${column}) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET ${column} = excluded.${column}`)
+    .run(teamId, JSON.stringify(list));
 }
 
-export function loadQueue(db: SqliteDb, teamId: string): QueuedRequest[] {
-  const row = db.stmt("SELECT requests FROM cc_team_queues WHERE team_id = ?").get(teamId) as { requests: string } | undefined;
-  return row ? JSON.parse(row.requests) : [];
-}
-
-export function saveLive(db: SqliteDb, teamId: string, live: LiveRecord[]) {
-  if (live.length === 0) { db.stmt("DELETE FROM cc_team_live WHERE team_id = ?").run(teamId); return; }
-  db.stmt("INSERT INTO cc_team_live (team_id, live) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET live = excluded.live")
-    .run(teamId, JSON.stringify(live));
-}
-
-export function loadLive(db: SqliteDb, teamId: string): LiveRecord[] {
-  const row = db.stmt("SELECT live FROM cc_team_live WHERE team_id = ?").get(teamId) as { live: string } | undefined;
-  return row ? JSON.parse(row.live) : [];
-}
-
-export function saveAgents(db: SqliteDb, teamId: string, agents: AgentStatusRecord[]) {
-  if (agents.length === 0) { db.stmt("DELETE FROM cc_team_agents WHERE team_id = ?").run(teamId); return; }
-  db.stmt("INSERT INTO cc_team_agents (team_id, agents) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET agents = excluded.agents")
-    .run(teamId, JSON.stringify(agents));
-}
-
-export function loadAgents(db: SqliteDb, teamId: string): AgentStatusRecord[] {
-  const row = db.stmt("SELECT agents FROM cc_team_agents WHERE team_id = ?").get(teamId) as { agents: string } | undefined;
-  return row ? JSON.parse(row.agents) : [];
-}
-
-export function saveCanned(db: SqliteDb, teamId: string, replies: CannedReply[]) {
-  if (replies.length === 0) { db.stmt("DELETE FROM cc_team_canned WHERE team_id = ?").run(teamId); return; }
-  db.stmt("INSERT INTO cc_team_canned (team_id, replies) VALUES (?, ?) ON CONFLICT (team_id) DO UPDATE SET replies = excluded.replies")
-    .run(teamId, JSON.stringify(replies));
-}
-
-export function loadCanned(db: SqliteDb, teamId: string): CannedReply[] {
-  const row = db.stmt("SELECT replies FROM cc_team_canned WHERE team_id = ?").get(teamId) as { replies: string } | undefined;
-  return row ? JSON.parse(row.replies) : [];
+export function loadTeamDoc<T>(db: SqliteDb, doc: TeamDoc, teamId: string): T[] {
+  const [table, column] = TEAM_DOCS[doc];
+  const row = db.stmt(`SELECT ${column} AS doc FROM ${table} WHERE team_id = ?`).get(teamId) as { doc: string } | undefined;
+  return row ? JSON.parse(row.doc) : [];
 }
 
 export function appendOutbox(db: SqliteDb, roomId: string, payloads: string[]) {
